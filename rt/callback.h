@@ -1,0 +1,130 @@
+// Callbacks: handlers that carry a context value of their own, passed as the
+// function's first argument (a timer's id, a connection's state).
+//
+//   struct TimerCtx { int id; int fires = 0; };
+//   void on_timeout(TimerCtx& ctx, keel::ResMut<Stats> s, keel::Instant at) { ++ctx.fires; }
+//   auto cb = keel::callback(TimerCtx{42}, world.registry(), on_timeout);
+//   cb.run(world, now);
+//   cb.ctx().fires;                              // 1: the context is reachable
+//
+// Use a callback rather than a capturing lambda when the context must be
+// reachable from outside (inspection, re-arming) or the handler is stamped
+// from a CallbackTemplate with a different context each time.
+#pragma once
+
+#include <source_location>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+
+#include "rt/handler.h"
+
+namespace keel {
+namespace internal {
+
+template <class F>
+struct CallbackShape {
+  using Sig = Signature<std::remove_cvref_t<F>>;
+  static_assert(Sig::known,
+                "keel: cannot read this callable's parameter list (a generic lambda with auto parameters?); "
+                "spell out its parameter types.");
+  using Args = typename Sig::Args;
+  static_assert(Args::size >= 2,
+                "keel: a callback function takes (Context&, keel parameters..., Event): at least a context and "
+                "an event.");
+  using ContextArg = typename First<Args>::type;
+  static_assert(std::is_lvalue_reference_v<ContextArg> && !std::is_const_v<std::remove_reference_t<ContextArg>>,
+                "keel: a callback's first parameter is its context, taken by non-const reference (Context&).");
+  using Context = std::remove_cvref_t<ContextArg>;
+  using Rest = typename First<Args>::rest;
+  using Event = typename Last<Rest>::type;
+  using Params = DropLast<Rest>;
+  static constexpr bool ok = CheckHandlerParams<Params, Event>::value;
+  using ParamSet = typename ParamSetFor<Params>::type;
+};
+
+template <class Context, class F, class Event, class Params>
+class CallbackHandler {
+ public:
+  using event_type = Event;
+  using context_type = Context;
+
+  CallbackHandler(Context context, const Registry* registry, Params params, F fn, std::string_view name)
+      : registry_(registry), params_(std::move(params)), context_(std::move(context)), fn_(std::move(fn)),
+        name_(name) {}
+
+  void run(World& world, Event event) {
+    check_world(registry_, world, name_);
+    params_.call_with_front(fn_, context_, world, std::forward<Event>(event));
+  }
+
+  Context& ctx() noexcept { return context_; }
+  const Context& ctx() const noexcept { return context_; }
+  std::string_view name() const noexcept { return name_; }
+
+ private:
+  const Registry* registry_;
+  Params params_;
+  Context context_;
+  [[no_unique_address]] F fn_;
+  std::string_view name_;
+};
+
+template <class F>
+using CallbackHandlerFor = CallbackHandler<typename CallbackShape<F>::Context, std::decay_t<F>,
+                                           typename CallbackShape<F>::Event, typename CallbackShape<F>::ParamSet>;
+
+}  // namespace internal
+
+// Builds a callback: fn(Context&, params..., event) with `context` owned by
+// the returned handler. Missing resources throw ConfigError.
+template <class Context, class F>
+auto callback(Context&& context, const Registry& registry, F&& fn,
+              std::source_location site = std::source_location::current()) {
+  using Shape = internal::CallbackShape<F>;
+  static_assert(std::is_constructible_v<typename Shape::Context, Context&&>,
+                "keel: the context given to callback() cannot initialise the function's first parameter.");
+  if constexpr (!Shape::ok) {
+    return;
+  } else {
+    const std::string_view name = internal::callable_name(fn, site);
+    return internal::CallbackHandlerFor<F>(typename Shape::Context(std::forward<Context>(context)), &registry,
+                                           Shape::ParamSet::resolve(registry, name), std::forward<F>(fn), name);
+  }
+}
+
+// Resolves a callback function once; generate(ctx) stamps callbacks with a
+// fresh context by copying resolved state.
+template <class F>
+class CallbackTemplate {
+  using Shape = internal::CallbackShape<F>;
+
+ public:
+  using handler_type = internal::CallbackHandlerFor<F>;
+  using context_type = typename Shape::Context;
+
+  CallbackTemplate(const Registry& registry, F fn, std::source_location site = std::source_location::current())
+      : registry_(&registry),
+        name_(internal::callable_name(fn, site)),
+        params_(Shape::ParamSet::resolve(registry, name_)),
+        fn_(std::move(fn)) {}
+
+  handler_type generate(context_type context) const {
+    return handler_type(std::move(context), registry_, params_, fn_, name_);
+  }
+
+  std::string_view name() const noexcept { return name_; }
+
+ private:
+  const Registry* registry_;
+  std::string_view name_;
+  typename Shape::ParamSet params_;
+  F fn_;
+};
+
+template <class F>
+CallbackTemplate(const Registry&, F) -> CallbackTemplate<std::decay_t<F>>;
+template <class F>
+CallbackTemplate(const Registry&, F, std::source_location) -> CallbackTemplate<std::decay_t<F>>;
+
+}  // namespace keel

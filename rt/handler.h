@@ -1,0 +1,204 @@
+// Handlers: plain functions whose leading parameters are resolved against a
+// World once, and whose last parameter is the event.
+//
+// keel::handler(registry, fn) returns a concrete, fully inlinable handler;
+// keel::boxed(h) erases it behind the virtual keel::Handler<E> when a
+// heterogeneous list is needed; keel::HandlerTemplate resolves once and
+// stamps copies for handlers re-created per event.
+//
+//   void on_quote(keel::ResMut<OrderBook> book, keel::Res<RiskLimits> lim, const Quote& q);
+//   auto h = keel::handler(world.registry(), on_quote);
+//   h.run(world, quote);                        // one load per parameter, then the call
+//   std::unique_ptr<keel::Handler<const Quote&>> any = keel::boxed(std::move(h));
+//
+// Not for: code that needs the World itself (take parameters instead), or
+// functions with generic (auto) parameters, whose list Keel cannot read.
+// The callback, inline-storage and adapter families live in callback.h,
+// inline_handler.h and handler_adapters.h and are included at the end.
+#pragma once
+
+#include <memory>
+#include <source_location>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+
+#include "rt/error.h"
+#include "rt/internal/callable_name.h"
+#include "rt/internal/signature.h"
+#include "rt/internal/type_name.h"
+#include "rt/param.h"
+#include "rt/registry.h"
+#include "rt/world.h"
+
+namespace keel {
+
+// The abstract handler of events of type E (E, const E& or E&&): what boxed()
+// returns and what dynamic lists hold. One virtual call per run().
+template <class E>
+class Handler {
+ public:
+  using event_type = E;
+  virtual ~Handler() = default;
+  virtual void run(World& world, E event) = 0;
+  virtual std::string_view name() const noexcept = 0;
+};
+
+// A named function as a value: keel::fn<&on_quote>. Guarantees the call is
+// inlined (a plain function pointer is inlined only when the optimiser can
+// see which function it holds) and gives the exact name to name().
+template <auto F>
+struct Fn {
+  using signature_type = decltype(F);
+  static constexpr std::string_view name = internal::value_name<F>();
+  template <class... A>
+  constexpr decltype(auto) operator()(A&&... args) const {
+    return F(std::forward<A>(args)...);
+  }
+};
+template <auto F>
+inline constexpr Fn<F> fn{};
+
+// Anything with `event_type`, `run(World&, event_type)` and `name()`:
+// concrete handlers, callbacks, adapters and Handler<E> itself.
+template <class H>
+concept HandlerLike = requires(H& h, World& world) {
+  typename H::event_type;
+  h.run(world, std::declval<typename H::event_type>());
+  { h.name() } -> std::convertible_to<std::string_view>;
+};
+
+namespace internal {
+
+[[noreturn]] void throw_wrong_world(std::string_view handler, const Registry* built, const Registry* run);
+
+// The identity check kept on in every build: a handler holds addresses from
+// the Registry it was built against; running it on another World would touch
+// the first World's resources (or freed memory). One compare per run.
+inline void check_world(const Registry* built_against, const World& world, std::string_view handler) {
+  if (&world.registry() != built_against) [[unlikely]]
+    throw_wrong_world(handler, built_against, &world.registry());
+}
+
+template <class F>
+struct HandlerShape {
+  using Sig = Signature<std::remove_cvref_t<F>>;
+  static_assert(Sig::known,
+                "keel: cannot read this callable's parameter list (a generic lambda with auto parameters, or "
+                "an overloaded function object?); spell out its parameter types.");
+  using Args = typename Sig::Args;
+  static_assert(Args::size > 0,
+                "keel: a handler takes its event as its last parameter; this function takes no parameters.");
+  using Event = typename Last<Args>::type;
+  using Params = DropLast<Args>;
+  static_assert(!(Param<std::remove_cvref_t<Event>> && AllParams<Params>::value),
+                "keel: the last parameter of a handler is its event, but this function's last parameter is a "
+                "keel parameter; a function of parameters only is a system or a startup function.");
+  static constexpr bool ok = CheckHandlerParams<Params, Event>::value && !Param<std::remove_cvref_t<Event>>;
+  using ParamSet = typename ParamSetFor<Params>::type;
+};
+
+// Shared body of handler(), HandlerTemplate::generate() and the callbacks:
+// resolved parameters, the function, and where they were resolved.
+template <class F, class Event, class Params>
+class FunctionHandler {
+ public:
+  using event_type = Event;
+
+  FunctionHandler(const Registry* registry, Params params, F fn, std::string_view name)
+      : registry_(registry), params_(std::move(params)), fn_(std::move(fn)), name_(name) {}
+
+  // Fetches each parameter (a load each) and calls the function.
+  void run(World& world, Event event) {
+    check_world(registry_, world, name_);
+    params_.call(fn_, world, std::forward<Event>(event));
+  }
+
+  std::string_view name() const noexcept { return name_; }
+
+ private:
+  const Registry* registry_;
+  Params params_;
+  [[no_unique_address]] F fn_;
+  std::string_view name_;
+};
+
+template <class F>
+using FunctionHandlerFor =
+    FunctionHandler<std::decay_t<F>, typename HandlerShape<F>::Event, typename HandlerShape<F>::ParamSet>;
+
+template <class H>
+class BoxedHandler final : public Handler<typename H::event_type> {
+ public:
+  using Event = typename H::event_type;
+  explicit BoxedHandler(H inner) : inner_(std::move(inner)) {}
+  void run(World& world, Event event) override { inner_.run(world, std::forward<Event>(event)); }
+  std::string_view name() const noexcept override { return inner_.name(); }
+
+ private:
+  H inner_;
+};
+
+}  // namespace internal
+
+// Builds a handler from a function, a function pointer or reference,
+// keel::fn<&f>, or a lambda (capturing or not). Parameters are resolved now;
+// a missing resource throws ConfigError naming the resource and the handler.
+template <class F>
+auto handler(const Registry& registry, F&& fn, std::source_location site = std::source_location::current()) {
+  using Shape = internal::HandlerShape<F>;
+  if constexpr (!Shape::ok) {
+    return;  // the static_assert above has explained the problem
+  } else {
+    const std::string_view name = internal::callable_name(fn, site);
+    return internal::FunctionHandlerFor<F>(&registry, Shape::ParamSet::resolve(registry, name),
+                                           std::forward<F>(fn), name);
+  }
+}
+
+// Erases a handler behind the virtual Handler<E>. One allocation, here.
+template <HandlerLike H>
+std::unique_ptr<Handler<typename H::event_type>> boxed(H handler) {
+  return std::make_unique<internal::BoxedHandler<H>>(std::move(handler));
+}
+
+// Resolves a function's parameters once; generate() then stamps handlers by
+// copying the resolved state, with no Registry lookup. For handlers that are
+// created on every event (IO re-arm, timer re-schedule).
+template <class F>
+class HandlerTemplate {
+  using Shape = internal::HandlerShape<F>;
+
+ public:
+  using handler_type = internal::FunctionHandlerFor<F>;
+
+  HandlerTemplate(const Registry& registry, F fn, std::source_location site = std::source_location::current())
+      : registry_(&registry),
+        name_(internal::callable_name(fn, site)),
+        params_(Shape::ParamSet::resolve(registry, name_)),
+        fn_(std::move(fn)) {}
+
+  // A new handler with a copy of the resolved state (Local<T> values start
+  // from the template's). Cheap: no lookup, no allocation unless F allocates
+  // when copied.
+  handler_type generate() const { return handler_type(registry_, params_, fn_, name_); }
+
+  std::string_view name() const noexcept { return name_; }
+
+ private:
+  const Registry* registry_;
+  std::string_view name_;
+  typename Shape::ParamSet params_;
+  F fn_;
+};
+
+template <class F>
+HandlerTemplate(const Registry&, F) -> HandlerTemplate<std::decay_t<F>>;
+template <class F>
+HandlerTemplate(const Registry&, F, std::source_location) -> HandlerTemplate<std::decay_t<F>>;
+
+}  // namespace keel
+
+#include "rt/callback.h"
+#include "rt/handler_adapters.h"
+#include "rt/inline_handler.h"

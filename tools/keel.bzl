@@ -1,0 +1,47 @@
+"""Shared compiler options for Keel's own targets (not for third_party)."""
+
+KEEL_COPTS = [
+    "-Wall",
+    "-Wextra",
+    "-Wpedantic",
+    "-Werror",
+    "-Wno-gnu-zero-variadic-macro-arguments",
+]
+
+def keel_cc_library(name, copts = [], **kwargs):
+    native.cc_library(name = name, copts = KEEL_COPTS + copts, **kwargs)
+
+def keel_cc_test(name, copts = [], deps = [], **kwargs):
+    native.cc_test(
+        name = name,
+        copts = KEEL_COPTS + copts,
+        deps = deps + ["@system//:gtest_main"],
+        **kwargs
+    )
+
+def keel_cc_binary(name, copts = [], **kwargs):
+    native.cc_binary(name = name, copts = KEEL_COPTS + copts, **kwargs)
+
+def keel_cc_benchmark(name, copts = [], deps = [], tags = [], **kwargs):
+    """A Google Benchmark binary; run it with `bazel run --config=bench`."""
+    native.cc_binary(
+        name = name,
+        copts = KEEL_COPTS + copts,
+        deps = deps + ["@system//:benchmark"],
+        tags = tags + ["benchmark"],
+        **kwargs
+    )
+
+def keel_compile_fail_test(name, src, expect, deps = []):
+    """Compiles `src` and passes only if compilation fails with `expect` in the output.
+
+    `expect` is a list of fixed strings; each must appear in the compiler's
+    diagnostics. `deps` are the header filegroups the snippet includes.
+    """
+    native.sh_test(
+        name = name,
+        srcs = ["//tests/compile_fail:compile_fail.sh"],
+        args = ["$(location %s)" % src] + expect,
+        data = [src] + deps,
+        size = "small",
+    )
