@@ -70,14 +70,17 @@ concept HandlerLike = requires(H& h, World& world) {
 
 namespace internal {
 
-[[noreturn]] void throw_wrong_world(std::string_view handler, const Registry* built, const Registry* run);
+[[noreturn, gnu::cold]] void throw_wrong_world(const std::string_view* handler, const Registry* built,
+                                               const Registry* run);
 
 // The identity check kept on in every build: a handler holds addresses from
 // the Registry it was built against; running it on another World would touch
 // the first World's resources (or freed memory). One compare per run.
-inline void check_world(const Registry* built_against, const World& world, std::string_view handler) {
+// The name is passed by address so the fast path loads nothing but the two
+// registry addresses.
+inline void check_world(const Registry* built_against, const World& world, const std::string_view& handler) {
   if (&world.registry() != built_against) [[unlikely]]
-    throw_wrong_world(handler, built_against, &world.registry());
+    throw_wrong_world(&handler, built_against, &world.registry());
 }
 
 template <class F>
@@ -86,7 +89,9 @@ struct HandlerShape {
   static_assert(Sig::known,
                 "keel: cannot read this callable's parameter list (a generic lambda with auto parameters, or "
                 "an overloaded function object?); spell out its parameter types.");
-  using Args = typename Sig::Args;
+  // An unreadable callable stands in as a one-argument function of its own
+  // Signature (not a parameter), so that the static_assert above is the only error.
+  using Args = typename std::conditional_t<Sig::known, Sig, SignatureOf<void, Sig>>::Args;
   static_assert(Args::size > 0,
                 "keel: a handler takes its event as its last parameter; this function takes no parameters.");
   using Event = typename Last<Args>::type;
@@ -94,7 +99,8 @@ struct HandlerShape {
   static_assert(!(Param<std::remove_cvref_t<Event>> && AllParams<Params>::value),
                 "keel: the last parameter of a handler is its event, but this function's last parameter is a "
                 "keel parameter; a function of parameters only is a system or a startup function.");
-  static constexpr bool ok = CheckHandlerParams<Params, Event>::value && !Param<std::remove_cvref_t<Event>>;
+  static constexpr bool ok =
+      Sig::known && CheckHandlerParams<Params, Event>::value && !Param<std::remove_cvref_t<Event>>;
   using ParamSet = typename ParamSetFor<Params>::type;
 };
 
@@ -111,7 +117,8 @@ class FunctionHandler {
   // Fetches each parameter (a load each) and calls the function.
   void run(World& world, Event event) {
     check_world(registry_, world, name_);
-    params_.call(fn_, world, std::forward<Event>(event));
+    // A handler's result is ignored, [[nodiscard]] types included.
+    static_cast<void>(params_.call(fn_, world, std::forward<Event>(event)));
   }
 
   std::string_view name() const noexcept { return name_; }

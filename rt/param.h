@@ -266,6 +266,36 @@ template <class... Ps>
 inline constexpr bool no_conflicting_access =
     NoConflicts<typename ConcatAccess<typename AccessOf<Ps>::type...>::type>::value;
 
+// The resource of the first conflicting pair of accesses among parameters
+// Ps, or void when there is none. Instantiates nothing that fails: for
+// checks that report a conflict in their own words (systems).
+template <class A, class B>
+struct ConflictResource {
+  using type = typename Conflicts<A, B>::resource;
+};
+template <class A, class List>
+struct FirstConflictWith {
+  using type = void;
+};
+template <class A, class B, class... Rest>
+struct FirstConflictWith<A, AccessList<B, Rest...>> {
+  using type = typename std::conditional_t<Conflicts<A, B>::value, ConflictResource<A, B>,
+                                           FirstConflictWith<A, AccessList<Rest...>>>::type;
+};
+template <class List>
+struct FirstConflictIn {
+  using type = void;
+};
+template <class A, class... Rest>
+struct FirstConflictIn<AccessList<A, Rest...>> {
+  using with_a = typename FirstConflictWith<A, AccessList<Rest...>>::type;
+  using type = typename std::conditional_t<std::is_void_v<with_a>, FirstConflictIn<AccessList<Rest...>>,
+                                           std::type_identity<with_a>>::type;
+};
+template <class... Ps>
+using first_conflicting_resource =
+    typename FirstConflictIn<typename ConcatAccess<typename AccessOf<Ps>::type...>::type>::type;
+
 // --- parameter list validation ----------------------------------------------
 
 template <class T, std::size_t Position>
@@ -332,6 +362,10 @@ class ParamSet {
       rethrow_for_owner(error, owner);
     }
   }
+
+  // Whether `fn` can be called with these parameters followed by `Back...`.
+  template <class F, class... Back>
+  static constexpr bool invocable = std::is_invocable_v<F&, Ps..., Back...>;
 
   template <class F, class... Back>
   decltype(auto) call(F& fn, World& world, Back&&... back) {

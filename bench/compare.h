@@ -1,0 +1,50 @@
+// Benchmark helper: times a candidate and its hand-written baseline with the
+// same loop in the same run, and reports ns/op plus their ratio as counters.
+//
+//   static void BM_Handler(benchmark::State& s) {
+//     keel::bench::compare(s, [&](std::int64_t i) { h.run(world, quote(i)); },
+//                             [&](std::int64_t i) { book.apply(quote(i)); });
+//   }
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+
+#include "benchmark/benchmark.h"
+
+namespace keel::bench {
+
+template <class Body>
+[[gnu::noinline]] double time_loop(std::int64_t iterations, Body& body) {
+  const auto start = std::chrono::steady_clock::now();
+  for (std::int64_t i = 0; i < iterations; ++i) {
+    body(i);
+    benchmark::ClobberMemory();
+  }
+  const auto stop = std::chrono::steady_clock::now();
+  return std::chrono::duration<double, std::nano>(stop - start).count() / static_cast<double>(iterations);
+}
+
+// The framework's timed loop runs the candidate (its time is the reported
+// ns/op). Afterwards, untimed, the baseline and the candidate run again in
+// identical loops, alternating; the ratio is candidate/baseline of those.
+template <class Candidate, class Baseline>
+void compare(benchmark::State& state, Candidate candidate, Baseline baseline) {
+  std::int64_t i = 0;
+  for (auto _ : state) {
+    candidate(i++);
+    benchmark::ClobberMemory();
+  }
+  const std::int64_t n = state.iterations() < 1'000'000 ? 1'000'000 : state.iterations();
+  double candidate_ns = 0;
+  double baseline_ns = 0;
+  for (int round = 0; round < 3; ++round) {
+    baseline_ns += time_loop(n, baseline);
+    candidate_ns += time_loop(n, candidate);
+  }
+  state.counters["baseline_ns"] = baseline_ns / 3;
+  state.counters["candidate_ns"] = candidate_ns / 3;
+  state.counters["ratio"] = candidate_ns / baseline_ns;
+}
+
+}  // namespace keel::bench

@@ -1,0 +1,207 @@
+// Dispatch cost: Keel handlers against the same work written by hand.
+//
+// Two baselines, both in this binary: the work written inline (what a
+// concrete handler must match) and the same work behind a non-inlined call
+// (what virtual dispatch and World::resource<T>() must match). Each
+// benchmark reports its ns/op and `ratio` = its time / its baseline's time,
+// measured with identical loops in the same run (bench/compare.h).
+//
+//   bazel run --config=bench //bench:dispatch -- --benchmark_repetitions=10 \
+//       --benchmark_report_aggregates_only=true
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <utility>
+
+#include "bench/compare.h"
+#include "benchmark/benchmark.h"
+#include "rt/handler.h"
+#include "rt/world.h"
+
+namespace {
+
+struct Quote {
+  std::int32_t level;
+  std::int64_t price;
+  std::int64_t quantity;
+};
+
+// The work: an order-book level update.
+struct OrderBook {
+  std::array<std::int64_t, 8> prices{};
+  std::array<std::int64_t, 8> quantities{};
+  std::uint64_t updates = 0;
+
+  void apply(const Quote& q) {
+    prices[q.level & 7] = q.price;
+    quantities[q.level & 7] = q.quantity;
+    ++updates;
+  }
+};
+
+struct RiskLimits {
+  std::int64_t max_quantity = 1'000'000;
+};
+
+Quote quote(std::int64_t i) { return Quote{static_cast<std::int32_t>(i), 100 + (i & 15), 1 + (i & 7)}; }
+
+// --- the hand-written baselines ----------------------------------------------
+
+inline void apply_checked(OrderBook& book, const RiskLimits& limits, const Quote& q) {
+  if (q.quantity <= limits.max_quantity) book.apply(q);
+}
+
+[[gnu::noinline]] void apply_not_inlined(OrderBook& book, const Quote& q) { book.apply(q); }
+
+// --- the handlers --------------------------------------------------------------
+
+void on_quote(keel::ResMut<OrderBook> book, const Quote& q) { book->apply(q); }
+
+void on_quote_checked(keel::ResMut<OrderBook> book, keel::Res<RiskLimits> limits, const Quote& q) {
+  apply_checked(*book, *limits, q);
+}
+
+struct QuoteContext {
+  std::uint64_t seen = 0;
+};
+void on_quote_with_context(QuoteContext& context, keel::ResMut<OrderBook> book, const Quote& q) {
+  ++context.seen;
+  book->apply(q);
+}
+
+template <int N>
+struct Filler {
+  std::int64_t value = N;
+};
+
+keel::World make_world() {
+  keel::WorldBuilder wb;
+  wb.emplace<OrderBook>();
+  wb.emplace<RiskLimits>();
+  return std::move(wb).build();
+}
+
+template <std::size_t... I>
+keel::World make_world_with_1000_resources(std::index_sequence<I...>) {
+  keel::WorldBuilder wb;
+  (wb.emplace<Filler<static_cast<int>(I)>>(), ...);
+  wb.emplace<OrderBook>();
+  (wb.emplace<Filler<static_cast<int>(1000 + I)>>(), ...);
+  return std::move(wb).build();
+}
+
+// --- benchmarks -----------------------------------------------------------------
+
+void BM_InlineBaseline(benchmark::State& state) {
+  keel::World world = make_world();
+  OrderBook& book = world.resource<OrderBook>();
+  keel::bench::compare(state, [&](std::int64_t i) { book.apply(quote(i)); },
+                       [&](std::int64_t i) { book.apply(quote(i)); });
+}
+BENCHMARK(BM_InlineBaseline);
+
+void BM_NotInlinedCallBaseline(benchmark::State& state) {
+  keel::World world = make_world();
+  OrderBook& book = world.resource<OrderBook>();
+  keel::bench::compare(state, [&](std::int64_t i) { apply_not_inlined(book, quote(i)); },
+                       [&](std::int64_t i) { book.apply(quote(i)); });
+}
+BENCHMARK(BM_NotInlinedCallBaseline);
+
+void BM_HandlerResMut(benchmark::State& state) {
+  keel::World world = make_world();
+  OrderBook& book = world.resource<OrderBook>();
+  auto h = keel::handler(world.registry(), on_quote);
+  keel::bench::compare(state, [&](std::int64_t i) { h.run(world, quote(i)); },
+                       [&](std::int64_t i) { book.apply(quote(i)); });
+}
+BENCHMARK(BM_HandlerResMut);
+
+void BM_HandlerResMutFn(benchmark::State& state) {
+  keel::World world = make_world();
+  OrderBook& book = world.resource<OrderBook>();
+  auto h = keel::handler(world.registry(), keel::fn<&on_quote>);
+  keel::bench::compare(state, [&](std::int64_t i) { h.run(world, quote(i)); },
+                       [&](std::int64_t i) { book.apply(quote(i)); });
+}
+BENCHMARK(BM_HandlerResMutFn);
+
+void BM_HandlerResMutLambda(benchmark::State& state) {
+  keel::World world = make_world();
+  OrderBook& book = world.resource<OrderBook>();
+  auto h = keel::handler(world.registry(), [](keel::ResMut<OrderBook> b, const Quote& q) { b->apply(q); });
+  keel::bench::compare(state, [&](std::int64_t i) { h.run(world, quote(i)); },
+                       [&](std::int64_t i) { book.apply(quote(i)); });
+}
+BENCHMARK(BM_HandlerResMutLambda);
+
+void BM_HandlerResAndResMut(benchmark::State& state) {
+  keel::World world = make_world();
+  OrderBook& book = world.resource<OrderBook>();
+  const RiskLimits& limits = world.resource<RiskLimits>();
+  auto h = keel::handler(world.registry(), on_quote_checked);
+  keel::bench::compare(state, [&](std::int64_t i) { h.run(world, quote(i)); },
+                       [&](std::int64_t i) { apply_checked(book, limits, quote(i)); });
+}
+BENCHMARK(BM_HandlerResAndResMut);
+
+void BM_VirtualHandler(benchmark::State& state) {
+  keel::World world = make_world();
+  OrderBook& book = world.resource<OrderBook>();
+  std::unique_ptr<keel::Handler<const Quote&>> boxed = keel::boxed(keel::handler(world.registry(), on_quote));
+  keel::Handler<const Quote&>& h = *boxed;
+  benchmark::DoNotOptimize(&h);
+  keel::bench::compare(state, [&](std::int64_t i) { h.run(world, quote(i)); },
+                       [&](std::int64_t i) { apply_not_inlined(book, quote(i)); });
+}
+BENCHMARK(BM_VirtualHandler);
+
+void BM_InlineHandler(benchmark::State& state) {
+  keel::World world = make_world();
+  OrderBook& book = world.resource<OrderBook>();
+  keel::InlineHandler<const Quote&, 64> h = keel::handler(world.registry(), on_quote);
+  benchmark::DoNotOptimize(&h);
+  keel::bench::compare(state, [&](std::int64_t i) { h.run(world, quote(i)); },
+                       [&](std::int64_t i) { apply_not_inlined(book, quote(i)); });
+}
+BENCHMARK(BM_InlineHandler);
+
+void BM_HandlerTemplateGenerateAndRun(benchmark::State& state) {
+  keel::World world = make_world();
+  OrderBook& book = world.resource<OrderBook>();
+  keel::HandlerTemplate tmpl(world.registry(), on_quote);
+  keel::bench::compare(state,
+                       [&](std::int64_t i) {
+                         auto h = tmpl.generate();
+                         h.run(world, quote(i));
+                       },
+                       [&](std::int64_t i) { book.apply(quote(i)); });
+}
+BENCHMARK(BM_HandlerTemplateGenerateAndRun);
+
+void BM_CallbackWithContext(benchmark::State& state) {
+  keel::World world = make_world();
+  OrderBook& book = world.resource<OrderBook>();
+  QuoteContext context;
+  auto cb = keel::callback(QuoteContext{}, world.registry(), on_quote_with_context);
+  keel::bench::compare(state, [&](std::int64_t i) { cb.run(world, quote(i)); },
+                       [&](std::int64_t i) {
+                         ++context.seen;
+                         book.apply(quote(i));
+                       });
+}
+BENCHMARK(BM_CallbackWithContext);
+
+void BM_WorldResourceWith1000Resources(benchmark::State& state) {
+  keel::World world = make_world_with_1000_resources(std::make_index_sequence<500>{});
+  OrderBook& book = world.resource<OrderBook>();
+  keel::World* w = &world;
+  benchmark::DoNotOptimize(w);
+  keel::bench::compare(state, [&](std::int64_t i) { w->resource<OrderBook>().apply(quote(i)); },
+                       [&](std::int64_t i) { apply_not_inlined(book, quote(i)); });
+}
+BENCHMARK(BM_WorldResourceWith1000Resources);
+
+}  // namespace
+
+BENCHMARK_MAIN();

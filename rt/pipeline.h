@@ -1,0 +1,822 @@
+// Pipelines: a linear chain of steps, typed end to end and held by value, so
+// a five-step pipeline compiles to the five calls written out by hand.
+//
+//   auto p = keel::pipeline<RawMsg>(reg)
+//                .then(decode)          // RawMsg -> std::optional<Quote>
+//                .filter(is_tradable)   // keeps the value when true
+//                .map(to_order)         // Quote -> std::expected<Order, Reject>
+//                .on_error(log_reject)  // Reject -> void; now std::optional<Order>
+//                .map(send)             // runs for values only
+//                .build();              // a handler of RawMsg
+//
+// Each step may take keel parameters before its input, like a handler; they
+// are resolved when the step is added. A step whose input does not match
+// the previous output, or a combinator that does not apply (map on a plain
+// value, on_error without std::expected), is a compile-time error. For
+// guaranteed inlining pass lambdas or keel::fn<&f> rather than function
+// pointers. build_batch(n) gives a pipeline that owns an input buffer.
+#pragma once
+
+#include <cstddef>
+#include <expected>
+#include <optional>
+#include <source_location>
+#include <string_view>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "rt/handler.h"
+#include "rt/internal/step.h"
+
+namespace keel {
+namespace internal {
+
+// What a pass-through step returns for input X: lvalues stay references
+// (their owner outlives the chain), rvalues are moved into a value (a
+// reference to a temporary would dangle).
+template <class X>
+using PassThrough = std::conditional_t<std::is_lvalue_reference_v<X>, X, std::remove_cvref_t<X>>;
+
+template <class T>
+using Decayed = std::remove_cvref_t<T>;
+
+// Calls a step on a value, spreading a tuple over the inputs after splat().
+template <bool Splat, class S, class X>
+decltype(auto) apply_step(S& step, World& world, X&& value) {
+  if constexpr (Splat) {
+    return std::apply([&](auto&&... items) -> decltype(auto) { return step(world, std::forward<decltype(items)>(items)...); },
+                      std::forward<X>(value));
+  } else {
+    return step(world, std::forward<X>(value));
+  }
+}
+
+// How many inputs a step on values of type V receives.
+template <bool Splat, class V>
+constexpr std::size_t inputs_for() {
+  if constexpr (Splat) {
+    static_assert(is_tuple<V>, "keel: splat() spreads a std::tuple or std::pair; the previous step produces neither.");
+    return std::tuple_size_v<Decayed<V>>;
+  } else {
+    return 1;
+  }
+}
+
+// Instantiated when a combinator is used on a chain it does not apply to.
+template <class Chain>
+struct MapNeedsOptionalOrExpected {
+  static_assert(dependent_false<Chain>,
+                "keel: map() applies to a chain carrying std::optional or std::expected; this chain carries a plain "
+                "value (the type in 'MapNeedsOptionalOrExpected<T>'). Use then() for plain values.");
+  static constexpr bool ok = false;
+};
+template <class Chain>
+struct NeedsExpected {
+  static_assert(dependent_false<Chain>,
+                "keel: on_error(), map_error(), or_else(), inspect_error() and ok() apply to a chain carrying "
+                "std::expected; this chain carries the type in 'NeedsExpected<T>'.");
+  static constexpr bool ok = false;
+};
+template <class Chain>
+struct NeedsOptional {
+  static_assert(dependent_false<Chain>,
+                "keel: on_none() and ok_or() apply to a chain carrying std::optional; this chain carries the type "
+                "in 'NeedsOptional<T>'.");
+  static constexpr bool ok = false;
+};
+template <class Chain>
+struct NeedsOptionalOrExpected {
+  static_assert(dependent_false<Chain>,
+                "keel: and_then(), inspect() and unwrap_or() apply to a chain carrying std::optional or "
+                "std::expected; this chain carries the type in 'NeedsOptionalOrExpected<T>'.");
+  static constexpr bool ok = false;
+};
+struct PipelineHasEnded {
+  static constexpr bool ok = false;
+};
+
+// --- the chain ---------------------------------------------------------------
+
+struct Source {
+  template <class In>
+  In&& run(World&, In&& in) {
+    return std::forward<In>(in);
+  }
+};
+
+template <class Prev, class Op>
+struct Link {
+  [[no_unique_address]] Prev prev;
+  [[no_unique_address]] Op op;
+  template <class In>
+  decltype(auto) run(World& world, In&& in) {
+    return op.apply(world, prev.run(world, std::forward<In>(in)));
+  }
+};
+
+// --- the operations ------------------------------------------------------------
+// Each takes the previous output X and returns the next one.
+
+template <class S, bool Splat>
+struct ThenOp {
+  S step;
+  template <class X>
+  decltype(auto) apply(World& world, X&& x) {
+    using R = decltype(apply_step<Splat>(step, world, std::forward<X>(x)));
+    if constexpr (std::is_void_v<R>) {
+      apply_step<Splat>(step, world, std::forward<X>(x));
+    } else {
+      return Decayed<R>(apply_step<Splat>(step, world, std::forward<X>(x)));
+    }
+  }
+};
+
+// A chain may carry std::optional<std::expected<T, E>> (an optional chain
+// mapped through a fallible step): "no value", "error" or "value". Value and
+// error combinators see through the outer optional; an empty optional stays
+// empty, and a result that is itself an optional is flattened into it.
+template <class D>
+inline constexpr bool is_optional_expected = false;
+template <class T>
+inline constexpr bool is_optional_expected<std::optional<T>> = is_expected<T>;
+
+template <class Op, class X>
+auto apply_lifted(Op& op, World& world, X&& x) {
+  using D = Decayed<X>;
+  if constexpr (is_optional_expected<D>) {
+    using R = Decayed<decltype(op.apply_one(world, *std::forward<X>(x)))>;
+    if constexpr (is_optional<R>) {
+      if (x) return R(op.apply_one(world, *std::forward<X>(x)));
+      return R();
+    } else {
+      using Out = std::optional<R>;
+      if (x) return Out(op.apply_one(world, *std::forward<X>(x)));
+      return Out();
+    }
+  } else {
+    return op.apply_one(world, std::forward<X>(x));
+  }
+}
+
+template <class S, bool Splat>
+struct MapOp {
+  S step;
+  template <class X>
+  auto apply(World& world, X&& x) {
+    return apply_lifted(*this, world, std::forward<X>(x));
+  }
+  template <class X>
+  auto apply_one(World& world, X&& x) {
+    using D = Decayed<X>;
+    if constexpr (is_optional<D>) {
+      using R = decltype(apply_step<Splat>(step, world, *std::forward<X>(x)));
+      if constexpr (std::is_void_v<R>) {
+        if (x) apply_step<Splat>(step, world, *std::forward<X>(x));
+      } else {
+        using Out = std::optional<Decayed<R>>;
+        if (x) return Out(apply_step<Splat>(step, world, *std::forward<X>(x)));
+        return Out();
+      }
+    } else if constexpr (is_expected<D>) {
+      using R = decltype(apply_step<Splat>(step, world, *std::forward<X>(x)));
+      using E = typename D::error_type;
+      if constexpr (std::is_void_v<R>) {
+        using Out = std::expected<void, E>;
+        if (x) {
+          apply_step<Splat>(step, world, *std::forward<X>(x));
+          return Out();
+        }
+        return Out(std::unexpect, std::forward<X>(x).error());
+      } else {
+        using Out = std::expected<Decayed<R>, E>;
+        if (x) return Out(apply_step<Splat>(step, world, *std::forward<X>(x)));
+        return Out(std::unexpect, std::forward<X>(x).error());
+      }
+    } else {
+      static_assert(MapNeedsOptionalOrExpected<D>::ok);
+    }
+  }
+};
+
+// On optional<T>: empty unless pred holds. On expected<T, E>: an
+// optional<expected<T, E>>, empty when a value fails pred (errors pass). On a
+// plain value: like guard().
+template <class S, bool Splat>
+struct FilterOp {
+  S step;
+  template <class X>
+  auto apply(World& world, X&& x) {
+    return apply_lifted(*this, world, std::forward<X>(x));
+  }
+  template <class X>
+  auto apply_one(World& world, X&& x) {
+    using D = Decayed<X>;
+    if constexpr (is_optional<D>) {
+      if (x && apply_step<Splat>(step, world, std::as_const(*x))) return D(std::forward<X>(x));
+      return D();
+    } else if constexpr (is_expected<D>) {
+      using Out = std::optional<D>;
+      if (x && !apply_step<Splat>(step, world, std::as_const(*x))) return Out();
+      return Out(std::forward<X>(x));
+    } else {
+      using Out = std::optional<D>;
+      if (apply_step<Splat>(step, world, std::as_const(x))) return Out(std::forward<X>(x));
+      return Out();
+    }
+  }
+};
+
+template <class S, bool Splat>
+struct AndThenOp {
+  S step;
+  template <class X>
+  auto apply(World& world, X&& x) {
+    return apply_lifted(*this, world, std::forward<X>(x));
+  }
+  template <class X>
+  auto apply_one(World& world, X&& x) {
+    using D = Decayed<X>;
+    if constexpr (is_optional<D> || is_expected<D>) {
+      using R = Decayed<decltype(apply_step<Splat>(step, world, *std::forward<X>(x)))>;
+      if constexpr (is_optional<D>) {
+        static_assert(is_optional<R>, "keel: and_then() on std::optional takes a function returning std::optional.");
+        if (x) return R(apply_step<Splat>(step, world, *std::forward<X>(x)));
+        return R();
+      } else {
+        static_assert(is_expected<R> && std::is_same_v<typename R::error_type, typename D::error_type>,
+                      "keel: and_then() on std::expected<T, E> takes a function returning std::expected<U, E> "
+                      "with the same error type E (use map_error() to convert first).");
+        if (x) return R(apply_step<Splat>(step, world, *std::forward<X>(x)));
+        return R(std::unexpect, std::forward<X>(x).error());
+      }
+    } else {
+      static_assert(NeedsOptionalOrExpected<D>::ok);
+    }
+  }
+};
+
+template <class S, bool Splat>
+struct InspectOp {
+  S step;
+  template <class X>
+  PassThrough<X&&> apply(World& world, X&& x) {
+    using D = Decayed<X>;
+    if constexpr (is_optional_expected<D>) {
+      if (x && *x) apply_step<Splat>(step, world, std::as_const(**x));
+    } else if constexpr (is_optional<D> || is_expected<D>) {
+      if (x) apply_step<Splat>(step, world, std::as_const(*x));
+    } else {
+      static_assert(NeedsOptionalOrExpected<D>::ok);
+    }
+    return std::forward<X>(x);
+  }
+};
+
+template <class S>
+struct OnNoneOp {
+  S step;
+  template <class X>
+  PassThrough<X&&> apply(World& world, X&& x) {
+    if constexpr (is_optional<X>) {
+      if (!x) step(world);
+    } else {
+      static_assert(NeedsOptional<Decayed<X>>::ok);
+    }
+    return std::forward<X>(x);
+  }
+};
+
+template <class Error>
+struct OkOrOp {
+  Error error;
+  template <class X>
+  auto apply(World&, X&& x) {
+    using D = Decayed<X>;
+    if constexpr (is_optional_expected<D>) {
+      // Empty becomes the given error; errors and values pass.
+      using Out = typename D::value_type;
+      if (x) return Out(*std::forward<X>(x));
+      return Out(std::unexpect, error);
+    } else if constexpr (is_optional<D>) {
+      using Out = std::expected<typename D::value_type, Error>;
+      if (x) return Out(*std::forward<X>(x));
+      return Out(std::unexpect, error);
+    } else {
+      static_assert(NeedsOptional<D>::ok);
+    }
+  }
+};
+
+template <class Default>
+struct UnwrapOrOp {
+  Default fallback;
+  template <class X>
+  auto apply(World&, X&& x) {
+    using D = Decayed<X>;
+    if constexpr (is_optional_expected<D>) {
+      using T = typename D::value_type::value_type;
+      if (x && *x) return T(**std::forward<X>(x));
+      return T(fallback);
+    } else if constexpr (is_optional<D> || is_expected<D>) {
+      using T = typename D::value_type;
+      if (x) return T(*std::forward<X>(x));
+      return T(fallback);
+    } else {
+      static_assert(NeedsOptionalOrExpected<D>::ok);
+    }
+  }
+};
+
+template <class S>
+struct OnErrorOp {
+  S step;
+  template <class X>
+  auto apply(World& world, X&& x) {
+    return apply_lifted(*this, world, std::forward<X>(x));
+  }
+  template <class X>
+  auto apply_one(World& world, X&& x) {
+    using D = Decayed<X>;
+    if constexpr (is_expected<D>) {
+      using Out = std::optional<typename D::value_type>;
+      if (x) return Out(*std::forward<X>(x));
+      step(world, std::forward<X>(x).error());
+      return Out();
+    } else {
+      static_assert(NeedsExpected<D>::ok);
+    }
+  }
+};
+
+template <class S>
+struct MapErrorOp {
+  S step;
+  template <class X>
+  auto apply(World& world, X&& x) {
+    return apply_lifted(*this, world, std::forward<X>(x));
+  }
+  template <class X>
+  auto apply_one(World& world, X&& x) {
+    using D = Decayed<X>;
+    if constexpr (is_expected<D>) {
+      using F = Decayed<decltype(step(world, std::forward<X>(x).error()))>;
+      using Out = std::expected<typename D::value_type, F>;
+      if (x) return Out(*std::forward<X>(x));
+      return Out(std::unexpect, step(world, std::forward<X>(x).error()));
+    } else {
+      static_assert(NeedsExpected<D>::ok);
+    }
+  }
+};
+
+template <class S>
+struct OrElseOp {
+  S step;
+  template <class X>
+  auto apply(World& world, X&& x) {
+    return apply_lifted(*this, world, std::forward<X>(x));
+  }
+  template <class X>
+  auto apply_one(World& world, X&& x) {
+    using D = Decayed<X>;
+    if constexpr (is_expected<D>) {
+      using R = Decayed<decltype(step(world, std::forward<X>(x).error()))>;
+      static_assert(is_expected<R> && std::is_same_v<typename R::value_type, typename D::value_type>,
+                    "keel: or_else() on std::expected<T, E> takes a function of E returning std::expected<T, F>.");
+      if (x) return R(*std::forward<X>(x));
+      return R(step(world, std::forward<X>(x).error()));
+    } else {
+      static_assert(NeedsExpected<D>::ok);
+    }
+  }
+};
+
+template <class S>
+struct InspectErrorOp {
+  S step;
+  template <class X>
+  PassThrough<X&&> apply(World& world, X&& x) {
+    using D = Decayed<X>;
+    if constexpr (is_optional_expected<D>) {
+      if (x && !*x) step(world, std::as_const(x->error()));
+    } else if constexpr (is_expected<D>) {
+      if (!x) step(world, std::as_const(x.error()));
+    } else {
+      static_assert(NeedsExpected<D>::ok);
+    }
+    return std::forward<X>(x);
+  }
+};
+
+struct OkOp {
+  template <class X>
+  auto apply(World& world, X&& x) {
+    return apply_lifted(*this, world, std::forward<X>(x));
+  }
+  template <class X>
+  auto apply_one(World&, X&& x) {
+    using D = Decayed<X>;
+    if constexpr (is_expected<D>) {
+      using Out = std::optional<typename D::value_type>;
+      if (x) return Out(*std::forward<X>(x));
+      return Out();
+    } else {
+      static_assert(NeedsExpected<D>::ok);
+    }
+  }
+};
+
+template <class S, bool Splat>
+struct TapOp {
+  S step;
+  template <class X>
+  PassThrough<X&&> apply(World& world, X&& x) {
+    apply_step<Splat>(step, world, std::as_const(x));
+    return std::forward<X>(x);
+  }
+};
+
+template <class S, bool Splat>
+struct GuardOp {
+  S step;
+  template <class X>
+  auto apply(World& world, X&& x) {
+    using Out = std::optional<Decayed<X>>;
+    if (apply_step<Splat>(step, world, std::as_const(x))) return Out(std::forward<X>(x));
+    return Out();
+  }
+};
+
+// Passes a value on only when it differs from the last one passed on.
+template <class T>
+struct DedupOp {
+  std::optional<T> last;
+  template <class X>
+  auto apply(World&, X&& x) {
+    using D = Decayed<X>;
+    if constexpr (is_optional<D>) {
+      if (!x || (last && *last == *x)) return std::optional<T>();
+      last = *x;
+      return std::optional<T>(*std::forward<X>(x));
+    } else {
+      if (last && *last == x) return std::optional<T>();
+      last = x;
+      return std::optional<T>(std::forward<X>(x));
+    }
+  }
+};
+
+// fn(Accumulator&, value) -> output; the accumulator lives in the pipeline.
+template <class S, class Accumulator>
+struct ScanOp {
+  S step;
+  Accumulator accumulator;
+  template <class X>
+  decltype(auto) apply(World& world, X&& x) {
+    using R = decltype(step(world, accumulator, std::forward<X>(x)));
+    if constexpr (std::is_void_v<R>) {
+      step(world, accumulator, std::forward<X>(x));
+    } else {
+      return Decayed<R>(step(world, accumulator, std::forward<X>(x)));
+    }
+  }
+};
+
+template <class H>
+struct DispatchOp {
+  H handler;
+  template <class X>
+  void apply(World& world, X&& x) {
+    using D = Decayed<X>;
+    using E = typename H::event_type;
+    if constexpr (is_optional<D> && !std::is_convertible_v<X&&, E>) {
+      if (x) handler.run(world, *std::forward<X>(x));
+    } else {
+      handler.run(world, std::forward<X>(x));
+    }
+  }
+};
+
+template <class V>
+struct ValueOfImpl {
+  using type = V;
+};
+template <class T>
+struct ValueOfImpl<std::optional<T>> {
+  using type = T;
+};
+template <class T, class E>
+struct ValueOfImpl<std::expected<T, E>> {
+  using type = T;
+};
+template <class V>
+using ValueOf = typename ValueOfImpl<Decayed<V>>::type;
+
+}  // namespace internal
+
+template <class In, class Chain>
+class Pipeline;
+template <class In, class Chain>
+class BatchPipeline;
+template <class In, class Chain, class... Arms>
+class ForkBuilder;
+
+// The builder returned by keel::pipeline<In>(registry). Each combinator
+// returns a new builder whose type records the chain so far.
+template <class In, class Chain, bool Splat = false>
+class PipelineBuilder {
+ public:
+  using input_type = In;
+  // What the chain produces so far.
+  using output_type = decltype(std::declval<Chain&>().run(std::declval<World&>(), std::declval<In>()));
+
+  PipelineBuilder(const Registry& registry, Chain chain, std::string_view name)
+      : registry_(&registry), chain_(std::move(chain)), name_(name) {}
+
+  // Any value -> fn(params..., value). The result (or void, which ends the
+  // pipeline) is the new output.
+  template <class F>
+  auto then(F&& fn, std::source_location site = std::source_location::current()) {
+    return add<internal::ThenOp, internal::inputs_for<Splat, output_type>()>(std::forward<F>(fn), site);
+  }
+
+  // optional<T> -> optional<U>, expected<T, E> -> expected<U, E>: fn(params..., T) runs for values only.
+  template <class F>
+  auto map(F&& fn, std::source_location site = std::source_location::current()) {
+    return add<internal::MapOp, inputs_of_value()>(std::forward<F>(fn), site);
+  }
+
+  // Keeps the value when pred(params..., const T&) is true.
+  template <class F>
+  auto filter(F&& pred, std::source_location site = std::source_location::current()) {
+    return add<internal::FilterOp, inputs_of_value()>(std::forward<F>(pred), site);
+  }
+
+  // optional<T> -> fn(T) -> optional<U>; expected<T, E> -> fn(T) -> expected<U, E>.
+  template <class F>
+  auto and_then(F&& fn, std::source_location site = std::source_location::current()) {
+    return add<internal::AndThenOp, inputs_of_value()>(std::forward<F>(fn), site);
+  }
+
+  // Looks at the value (const T&) of an optional or expected; passes it on.
+  template <class F>
+  auto inspect(F&& fn, std::source_location site = std::source_location::current()) {
+    return add<internal::InspectOp, inputs_of_value()>(std::forward<F>(fn), site);
+  }
+
+  // Calls fn(params...) when an optional is empty; passes it on.
+  template <class F>
+  auto on_none(F&& fn, std::source_location site = std::source_location::current()) {
+    return add_plain<internal::OnNoneOp, 0>(std::forward<F>(fn), site);
+  }
+
+  // optional<T> -> expected<T, Error>, with `error` for an empty optional.
+  template <class Error>
+  auto ok_or(Error error) {
+    return next(internal::OkOrOp<Error>{std::move(error)});
+  }
+
+  // optional<T> or expected<T, E> -> T, with `fallback` for no value.
+  template <class Default>
+  auto unwrap_or(Default fallback) {
+    return next(internal::UnwrapOrOp<Default>{std::move(fallback)});
+  }
+
+  // expected<T, E> -> optional<T>; fn(params..., E) handles each error.
+  template <class F>
+  auto on_error(F&& fn, std::source_location site = std::source_location::current()) {
+    return add_plain<internal::OnErrorOp, 1>(std::forward<F>(fn), site);
+  }
+
+  // expected<T, E> -> expected<T, F> with fn(params..., E) -> F.
+  template <class F>
+  auto map_error(F&& fn, std::source_location site = std::source_location::current()) {
+    return add_plain<internal::MapErrorOp, 1>(std::forward<F>(fn), site);
+  }
+
+  // expected<T, E> -> expected<T, F> with fn(params..., E) -> expected<T, F> (recovery).
+  template <class F>
+  auto or_else(F&& fn, std::source_location site = std::source_location::current()) {
+    return add_plain<internal::OrElseOp, 1>(std::forward<F>(fn), site);
+  }
+
+  // Looks at the error (const E&) of an expected; passes it on.
+  template <class F>
+  auto inspect_error(F&& fn, std::source_location site = std::source_location::current()) {
+    return add_plain<internal::InspectErrorOp, 1>(std::forward<F>(fn), site);
+  }
+
+  // expected<T, E> -> optional<T>, dropping the error.
+  auto ok() { return next(internal::OkOp{}); }
+
+  // Looks at whatever the chain carries (const&); passes it on.
+  template <class F>
+  auto tap(F&& fn, std::source_location site = std::source_location::current()) {
+    return add<internal::TapOp, internal::inputs_for<Splat, output_type>()>(std::forward<F>(fn), site);
+  }
+
+  // T -> optional<T>: keeps the value when pred(params..., const T&) holds.
+  template <class F>
+  auto guard(F&& pred, std::source_location site = std::source_location::current()) {
+    return add<internal::GuardOp, internal::inputs_for<Splat, output_type>()>(std::forward<F>(pred), site);
+  }
+
+  // T (or optional<T>) -> optional<T>: drops a value equal to the previous one passed on.
+  auto dedup() {
+    using T = internal::ValueOf<internal::Decayed<output_type>>;
+    return next(internal::DedupOp<T>{});
+  }
+
+  // fn(params..., Accumulator&, value) -> output, with the accumulator kept
+  // across events (starting at `init`).
+  template <class Accumulator, class F>
+  auto scan(Accumulator init, F&& fn, std::source_location site = std::source_location::current()) {
+    check_can_continue();
+    auto step = internal::make_step<2>(*registry_, std::forward<F>(fn), internal::callable_name(fn, site));
+    return next(internal::ScanOp<decltype(step), Accumulator>{std::move(step), std::move(init)});
+  }
+
+  // The next step receives a tuple's elements as separate inputs.
+  auto splat() {
+    check_can_continue();
+    static_assert(internal::is_tuple<output_type> ||
+                      internal::is_tuple<internal::ValueOf<internal::Decayed<output_type>>>,
+                  "keel: splat() spreads a std::tuple or std::pair; the chain carries neither.");
+    return PipelineBuilder<In, Chain, true>(*registry_, std::move(chain_), name_);
+  }
+
+  // Runs a handler on the value (for an optional, on its value when there is one). Ends the pipeline.
+  template <HandlerLike H>
+  auto dispatch(H handler) {
+    return next(internal::DispatchOp<H>{std::move(handler)});
+  }
+
+  // DAG shapes (defined in rt/dag.h). root(fn) is then(fn) under the name a
+  // DAG reader expects; fork() starts arms; route() picks one of two arms;
+  // tee() runs a side arm and continues with the value.
+  template <class F>
+  auto root(F&& fn, std::source_location site = std::source_location::current());
+  auto fork() &&;
+  template <class Pred, class ArmTrue, class ArmFalse>
+  auto route(Pred&& pred, ArmTrue&& arm_true, ArmFalse&& arm_false,
+             std::source_location site = std::source_location::current()) &&;
+  template <class ArmFn>
+  auto tee(ArmFn&& arm) &&;
+
+  // The chain built so far, for a DAG arm.
+  Chain take_chain() && { return std::move(chain_); }
+  const Registry& registry() const noexcept { return *registry_; }
+
+  // The finished pipeline: a concrete handler of In.
+  Pipeline<In, Chain> build() && { return Pipeline<In, Chain>(*registry_, std::move(chain_), name_); }
+  Pipeline<In, Chain> build() & { return Pipeline<In, Chain>(*registry_, chain_, name_); }
+
+  // A pipeline that owns an input buffer of `capacity` items, processed by
+  // run(world) each independently; nothing is allocated per run.
+  BatchPipeline<In, Chain> build_batch(std::size_t capacity) && {
+    return BatchPipeline<In, Chain>(*registry_, std::move(chain_), name_, capacity);
+  }
+
+ private:
+  template <class, class, bool>
+  friend class PipelineBuilder;
+  template <class, class, class...>
+  friend class ForkBuilder;
+
+  // A builder for an arm reading this chain's value by const&.
+  template <class V>
+  PipelineBuilder<const V&, internal::Source> arm_start() const {
+    return PipelineBuilder<const V&, internal::Source>(*registry_, internal::Source{}, name_);
+  }
+
+  static constexpr void check_can_continue() {
+    static_assert(!std::is_void_v<output_type>,
+                  "keel: the pipeline has ended: the previous step returns void, so no step can follow it.");
+  }
+
+  static constexpr std::size_t inputs_of_value() {
+    check_can_continue();
+    if constexpr (std::is_void_v<output_type>) {
+      return 1;
+    } else {
+      using D = internal::Decayed<output_type>;
+      if constexpr (internal::is_optional_expected<D>) {
+        return internal::inputs_for<Splat, typename D::value_type::value_type>();
+      } else if constexpr (internal::is_optional<D> || internal::is_expected<D>) {
+        return internal::inputs_for<Splat, typename D::value_type>();
+      } else {
+        return 1;  // the combinator explains the mistake when it is applied
+      }
+    }
+  }
+
+  template <class Op>
+  auto next(Op op) {
+    check_can_continue();
+    using NewChain = internal::Link<Chain, Op>;
+    return PipelineBuilder<In, NewChain, false>(*registry_, NewChain{std::move(chain_), std::move(op)}, name_);
+  }
+
+  // A step-based combinator that honours splat().
+  template <template <class, bool> class Op, std::size_t Inputs, class F>
+  auto add(F&& fn, std::source_location site) {
+    check_can_continue();
+    auto step = internal::make_step<Inputs>(*registry_, std::forward<F>(fn), internal::callable_name(fn, site));
+    return next(Op<decltype(step), Splat>{std::move(step)});
+  }
+
+  // A step-based combinator on errors or emptiness (no splat).
+  template <template <class> class Op, std::size_t Inputs, class F>
+  auto add_plain(F&& fn, std::source_location site) {
+    check_can_continue();
+    auto step = internal::make_step<Inputs>(*registry_, std::forward<F>(fn), internal::callable_name(fn, site));
+    return next(Op<decltype(step)>{std::move(step)});
+  }
+
+  const Registry* registry_;
+  Chain chain_;
+  std::string_view name_;
+};
+
+// A finished pipeline: a concrete handler of In (boxable into Handler<In>).
+template <class In, class Chain>
+class Pipeline {
+ public:
+  using event_type = In;
+
+  Pipeline(const Registry& registry, Chain chain, std::string_view name)
+      : registry_(&registry), chain_(std::move(chain)), name_(name) {}
+
+  void run(World& world, In event) {
+    internal::check_world(registry_, world, name_);
+    chain_.run(world, std::forward<In>(event));
+  }
+
+  std::string_view name() const noexcept { return name_; }
+
+ private:
+  const Registry* registry_;
+  Chain chain_;
+  std::string_view name_;
+};
+
+// A pipeline with its own input buffer: push() items (or fill input()),
+// then run(world) processes each one through the chain independently (an
+// item that ends empty or in error does not stop the rest) and clears the
+// buffer, keeping its capacity.
+template <class In, class Chain>
+class BatchPipeline {
+ public:
+  using value_type = std::remove_cvref_t<In>;
+
+  BatchPipeline(const Registry& registry, Chain chain, std::string_view name, std::size_t capacity)
+      : registry_(&registry), chain_(std::move(chain)), name_(name) {
+    input_.reserve(capacity);
+  }
+
+  // Adds an item; false (and the item is not taken) when the buffer is full.
+  bool push(value_type item) {
+    if (input_.size() == input_.capacity()) return false;
+    input_.push_back(std::move(item));
+    return true;
+  }
+
+  // The buffer, for bulk filling. Growing it past capacity() allocates.
+  std::vector<value_type>& input() noexcept { return input_; }
+  std::size_t capacity() const noexcept { return input_.capacity(); }
+
+  // Runs every buffered item through the chain, in order; returns how many.
+  std::size_t run(World& world) {
+    internal::check_world(registry_, world, name_);
+    const std::size_t count = input_.size();
+    for (value_type& item : input_) {
+      if constexpr (std::is_lvalue_reference_v<In>) {
+        chain_.run(world, static_cast<In>(item));
+      } else {
+        chain_.run(world, std::move(item));
+      }
+    }
+    input_.clear();
+    return count;
+  }
+
+  std::string_view name() const noexcept { return name_; }
+
+ private:
+  const Registry* registry_;
+  Chain chain_;
+  std::string_view name_;
+  std::vector<value_type> input_;
+};
+
+// Starts a pipeline whose event is In (a value type, or const T& to avoid a copy).
+template <class In>
+auto pipeline(const Registry& registry, std::source_location site = std::source_location::current()) {
+  return PipelineBuilder<In, internal::Source>(registry, internal::Source{}, internal::site_name("pipeline", site));
+}
+
+}  // namespace keel
+
+#include "rt/dag.h"
