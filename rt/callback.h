@@ -55,7 +55,8 @@ class CallbackHandler {
 
   void run(World& world, Event event) {
     check_world(registry_, world, name_);
-    params_.call_with_front(fn_, context_, world, std::forward<Event>(event));
+    // A callback's result is ignored, [[nodiscard]] types included.
+    static_cast<void>(params_.call_with_front(fn_, context_, world, std::forward<Event>(event)));
   }
 
   Context& ctx() noexcept { return context_; }

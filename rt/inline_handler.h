@@ -9,6 +9,7 @@
 //   std::vector<keel::InlineHandler<const Quote&>> table;  // movable, not copyable
 #pragma once
 
+#include <cassert>
 #include <cstddef>
 #include <string_view>
 #include <type_traits>
@@ -48,7 +49,8 @@ class InlineHandler {
                   "keel: InlineHandler<E> holds handlers of event E; this handler's event type differs (use "
                   "keel::by_ref or keel::cloned to bridge E and const E&).");
     if constexpr (!Storage::template fits<D>) {
-      static_assert(internal::HandlerDoesNotFitInlineHandler<sizeof(D), alignof(D), Bytes>::ok);
+      // Instantiating it fires its static_assert, the one error reported.
+      (void)internal::HandlerDoesNotFitInlineHandler<sizeof(D), alignof(D), Bytes>::ok;
     } else {
       storage_.template construct<D>(std::forward<H>(handler));
       ops_ = &kOps<D>;
@@ -67,8 +69,11 @@ class InlineHandler {
   InlineHandler& operator=(const InlineHandler&) = delete;
   ~InlineHandler() { reset(); }
 
-  // Runs the held handler. Precondition: not empty.
-  void run(World& world, E event) { ops_->run(storage_, world, std::forward<E>(event)); }
+  // Runs the held handler. Precondition: not empty (checked when assertions are on).
+  void run(World& world, E event) {
+    assert(ops_ != nullptr && "keel: InlineHandler::run on an empty InlineHandler");
+    ops_->run(storage_, world, std::forward<E>(event));
+  }
   std::string_view name() const noexcept { return ops_ ? ops_->name(storage_) : std::string_view("<empty>"); }
   explicit operator bool() const noexcept { return ops_ != nullptr; }
 
