@@ -92,6 +92,9 @@ class InlineHandler {
     void (*relocate)(Storage& to, Storage& from) noexcept;
   };
 
+  // SAFETY: ops_ is &kOps<H> exactly while storage_ holds an H: set right
+  // after construct<H>, moved with the object by take(), cleared by reset()
+  // after destroy. Every entry therefore reads the type that is there.
   template <class H>
   static constexpr Ops kOps{
       [](Storage& s, World& w, E e) { s.template get<H>()->run(w, std::forward<E>(e)); },

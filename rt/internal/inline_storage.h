@@ -41,12 +41,17 @@ class InlineStorage {
 
   template <class T>
   void destroy() noexcept {
+    // SAFETY: as for get<T>(); the owner forgets T's operation table right
+    // after, so the object is destroyed once and never read again.
     get<T>()->~T();
   }
 
   // Moves the T in `from` into this (empty) storage and destroys the source.
   template <class T>
   void relocate_from(InlineStorage& from) noexcept {
+    // SAFETY: `from` holds a T (its owner's table says so) and this storage
+    // is empty; T's move is noexcept (fits<T>), so no state is left half-moved.
+    // The owner moves the table to this storage and clears the source's.
     construct<T>(std::move(*from.get<T>()));
     from.destroy<T>();
   }

@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <iterator>
 #include <memory>
 #include <new>
 #include <utility>
@@ -24,8 +25,9 @@ class ResourceArena {
   ~ResourceArena() { destroy_all(); }
 
   // Constructs a T from args in the arena and returns it. If T's constructor
-  // throws, the arena is left as it was (the space is reused by the next
-  // resource) and the exception propagates.
+  // throws, nothing of T is kept (its space is reused by the next resource
+  // unless the constructor itself emplaced resources after it) and the
+  // exception propagates.
   template <class T, class... Args>
   T* emplace(Args&&... args) {
     void* place = allocate(sizeof(T), alignof(T));
@@ -35,7 +37,7 @@ class ResourceArena {
       // owned by this arena and not yet holding an object.
       object = ::new (place) T(std::forward<Args>(args)...);
     } catch (...) {
-      release_last_allocation(place);
+      release_failed_allocation(place, sizeof(T));
       throw;
     }
     records_.push_back(Record{object, &destroy_as<T>});
@@ -85,16 +87,17 @@ class ResourceArena {
 
   static Block new_block(std::size_t bytes, std::size_t align) {
     const std::size_t a = align < kBlockAlign ? kBlockAlign : align;
+    // SAFETY: the aligned operator new[] is paired with the aligned operator
+    // delete[] of the same alignment, which AlignedDelete carries with the
+    // pointer; `a` is a power of two (alignof values and kBlockAlign are).
     return Block(static_cast<std::byte*>(::operator new[](bytes, std::align_val_t{a})), AlignedDelete{a});
   }
 
   void* allocate(std::size_t bytes, std::size_t align) {
     if (bytes >= kOversized || align > kBlockAlign) {
       oversized_.push_back(new_block(bytes == 0 ? 1 : bytes, align));
-      last_was_oversized_ = true;
       return oversized_.back().get();
     }
-    last_was_oversized_ = false;
     std::byte* p = align_up(cursor_, align);
     if (cursor_ == nullptr || p + bytes > end_) {
       blocks_.push_back(new_block(kBlockBytes, kBlockAlign));
@@ -102,17 +105,27 @@ class ResourceArena {
       end_ = cursor_ + kBlockBytes;
       p = align_up(cursor_, align);
     }
-    previous_cursor_ = cursor_;
     cursor_ = p + bytes;
     return p;
   }
 
-  void release_last_allocation(void* place) noexcept {
-    if (last_was_oversized_) {
-      if (!oversized_.empty() && oversized_.back().get() == place) oversized_.pop_back();
-      return;
+  // Gives back the space of an emplace whose constructor threw. That
+  // constructor may have emplaced other resources (one taking the
+  // WorldBuilder), which then sit after `place` and stay alive: shared-block
+  // space is reclaimed only when nothing was allocated after it.
+  void release_failed_allocation(void* place, std::size_t bytes) noexcept {
+    // SAFETY: `place` came from allocate(sizeof(T)) and no object lives there
+    // (its constructor threw). Only `place`'s own oversized block is freed,
+    // and shared-block space only while the cursor still ends at it, so no
+    // live resource's bytes are handed out again.
+    auto* p = static_cast<std::byte*>(place);
+    for (auto it = oversized_.rbegin(); it != oversized_.rend(); ++it) {
+      if (it->get() == p) {
+        oversized_.erase(std::next(it).base());
+        return;
+      }
     }
-    cursor_ = previous_cursor_;
+    if (cursor_ == p + bytes) cursor_ = p;
   }
 
   static std::byte* align_up(std::byte* p, std::size_t align) noexcept {
@@ -129,8 +142,6 @@ class ResourceArena {
   std::vector<Block> oversized_;
   std::byte* cursor_ = nullptr;
   std::byte* end_ = nullptr;
-  std::byte* previous_cursor_ = nullptr;
-  bool last_was_oversized_ = false;
 };
 
 // The only way out of erased storage: a ResourceId's address viewed as the
