@@ -44,9 +44,9 @@ class Handler {
   virtual std::string_view name() const noexcept = 0;
 };
 
-// A named function as a value: keel::fn<&on_quote>. Guarantees the call is
-// inlined (a plain function pointer is inlined only when the optimiser can
-// see which function it holds) and gives the exact name to name().
+// A named function as a value: keel::fn<&on_quote>. The call is direct, so
+// the optimiser can inline it (through a plain function pointer it can only
+// when it sees which function the pointer holds), and name() is exact.
 template <auto F>
 struct Fn {
   using signature_type = decltype(F);

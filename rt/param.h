@@ -307,6 +307,14 @@ struct NotAKeelParameter {
   static constexpr bool ok = false;
 };
 
+template <class P>
+struct ParameterTakenByNonConstReference {
+  static_assert(dependent_false<P>,
+                "keel: take keel parameters by value (they are a pointer wide and made fresh for each call), not "
+                "by non-const reference; the parameter is the type in 'ParameterTakenByNonConstReference<P>'.");
+  static constexpr bool ok = false;
+};
+
 template <class Event>
 struct EventMustBeLastParameter {
   static_assert(dependent_false<Event>,
@@ -330,7 +338,11 @@ struct CheckHandlerParams<TypeList<Ps...>, Event> {
   static constexpr bool each(std::index_sequence<I...>) {
     return ([]<class P, std::size_t N>() {
       if constexpr (Param<std::remove_cvref_t<P>>) {
-        return true;
+        if constexpr (std::is_lvalue_reference_v<P> && !std::is_const_v<std::remove_reference_t<P>>) {
+          return ParameterTakenByNonConstReference<std::remove_cvref_t<P>>::ok;
+        } else {
+          return true;
+        }
       } else if constexpr (Param<std::remove_cvref_t<Event>>) {
         return EventMustBeLastParameter<std::remove_cvref_t<P>>::ok;
       } else {
@@ -408,6 +420,7 @@ decltype(auto) run_with_params(World& world, F& fn, std::string_view owner) {
   using Args = typename Sig::Args;
   static_assert(AllParams<Args>::value,
                 "keel: a startup function takes keel parameters only (Res<T>, ResMut<T>, Local<T>, ...).");
+  static_assert(CheckHandlerParams<Args, void>::value);
   auto params = ParamSetFor<Args>::type::resolve(world.registry(), owner);
   return params.call(fn, world);
 }

@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include "rt/reactor.h"
+
 namespace keel {
 
 std::string Registry::missing_message(std::string_view type) {
@@ -25,9 +27,14 @@ void WorldBuilder::throw_duplicate(std::string_view type) {
   throw ConfigError(message);
 }
 
+void WorldBuilder::throw_spent() {
+  throw ConfigError("keel: this WorldBuilder has already built its World (or was moved from); use the World, or a new builder");
+}
+
 World WorldBuilder::build() && {
   if (!storage_) throw ConfigError("keel: WorldBuilder::build() called twice; a builder builds one World");
   emplace<Shutdown>();
+  emplace<ReactorNotify>(registry());
   return World(std::move(storage_));
 }
 
@@ -38,6 +45,7 @@ World::World(std::unique_ptr<internal::WorldStorage> storage)
   dense_.assign(size, nullptr);
   for (const auto& [key, entry] : storage_->registry.entries_) dense_[entry.dense_index] = entry.address;
   shutdown_ = &storage_->registry.resolve<Shutdown>();
+  reactors_ = &storage_->registry.resolve<ReactorNotify>();
 }
 
 World::World(World&&) noexcept = default;

@@ -36,11 +36,15 @@
 
 namespace keel {
 
+class ReactorNotify;  // rt/reactor.h
+
 // Asks the loop to stop. Registered by WorldBuilder::build(); handlers take
 // Res<Shutdown> and call request(). The flag is the World's one piece of
 // interior mutability, and the one member safe to call from other threads.
 class Shutdown {
  public:
+  // SAFETY: the flag is atomic (sequentially consistent) because other
+  // threads may call request(); it publishes no other data.
   void request() const noexcept { requested_.store(true); }
   bool requested() const noexcept { return requested_.load(); }
   // Clears a request, e.g. to run the loop again after it stopped.
@@ -118,10 +122,10 @@ class WorldBuilder {
 
   // What is registered so far. The same object becomes World::registry(),
   // so handlers resolved against it stay valid after build().
-  const Registry& registry() const noexcept { return storage_->registry; }
+  const Registry& registry() const { return live_storage().registry; }
 
   template <class T>
-  bool contains() const noexcept {
+  bool contains() const {
     return registry().contains<T>();
   }
 
@@ -137,7 +141,14 @@ class WorldBuilder {
   World build() &&;
 
  private:
-  internal::WorldStorage& storage() noexcept { return *storage_; }
+  internal::WorldStorage& storage() { return live_storage(); }
+  // The storage, or ConfigError when build() has already consumed it.
+  internal::WorldStorage& live_storage() const {
+    if (!storage_) [[unlikely]]
+      throw_spent();
+    return *storage_;
+  }
+  [[noreturn]] static void throw_spent();
   template <class T>
   void reject_duplicate() const {
     if (registry().contains<T>()) throw_duplicate(internal::type_name<T>());
@@ -195,6 +206,11 @@ class World {
 
   const Shutdown& shutdown_handle() const noexcept { return *shutdown_; }
 
+  // Runs one reactor pass (rt/reactor.h): each reactor woken by the marks
+  // made before the call runs once. Returns how many ran. Marks made by the
+  // running reactors wake reactors in the next pass. Defined in reactor.cc.
+  std::size_t dispatch_reactors();
+
  private:
   friend class WorldBuilder;
   explicit World(std::unique_ptr<internal::WorldStorage> storage);
@@ -203,6 +219,7 @@ class World {
   const Registry* registry_ = nullptr;
   std::vector<void*> dense_;
   const Shutdown* shutdown_ = nullptr;
+  ReactorNotify* reactors_ = nullptr;
   std::uint64_t sequence_ = 0;
   std::unique_ptr<internal::WorldStorage> storage_;
 };

@@ -29,6 +29,17 @@ std::string_view function_symbol_name(const void* function) {
   std::string name = status == 0 && demangled ? demangled.get() : info.dli_sname;
   // "ns::on_quote(keel::ResMut<Book>, Quote const&)" -> "ns::on_quote"
   if (const auto paren = name.find('('); paren != std::string::npos) name.resize(paren);
+  // Function template instances demangle with their return type first
+  // ("void ns::f<int>"); keep the name after the last space outside <>.
+  int depth = 0;
+  for (std::size_t i = name.size(); i-- > 0;) {
+    if (name[i] == '>') ++depth;
+    if (name[i] == '<') --depth;
+    if (name[i] == ' ' && depth == 0) {
+      name.erase(0, i + 1);
+      break;
+    }
+  }
   return intern_name(name);
 }
 
