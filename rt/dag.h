@@ -61,11 +61,23 @@ struct MergeOp {
   template <class X>
   decltype(auto) apply(World& world, X&& x) {
     const auto& value = x;
+    // The arms run in the order they were added: a braced list is evaluated
+    // left to right (function arguments are not). The tuple holds references
+    // to the arms' results, which live until the merge step returns.
     return std::apply(
-        [&](Arms&... arm) -> decltype(auto) { return merge(world, arm.run(world, value)...); }, arms);
+        [&](Arms&... arm) -> decltype(auto) {
+          return merge_all(std::index_sequence_for<Arms...>{}, world,
+                           std::tuple<decltype(arm.run(world, value))&&...>{arm.run(world, value)...});
+        },
+        arms);
   }
 
  private:
+  template <std::size_t... I, class Outputs>
+  decltype(auto) merge_all(std::index_sequence<I...>, World& world, Outputs&& outputs) {
+    return merge(world, std::get<I>(std::move(outputs))...);
+  }
+
   template <class... Outputs>
   decltype(auto) merge(World& world, Outputs&&... outputs) {
     if constexpr (S::template accepts<Outputs...>) {
@@ -76,7 +88,8 @@ struct MergeOp {
         return Decayed<R>(step(world, std::forward<Outputs>(outputs)...));
       }
     } else {
-      static_assert(MergeFunctionDoesNotTakeArmOutputs<typename S::input_args, TypeList<Outputs...>>::ok);
+      static_cast<void>(MergeFunctionDoesNotTakeArmOutputs<typename S::input_args, TypeList<Outputs...>>::ok);
+      return failed_step_result<typename S::declared_result>();
     }
   }
 };
@@ -102,7 +115,8 @@ struct RouteOp {
     using T = decltype(on_true.run(world, value));
     using F = decltype(on_false.run(world, value));
     if constexpr (!std::is_same_v<Decayed<T>, Decayed<F>>) {
-      static_assert(RouteArmsDisagree<T, F>::ok);
+      static_cast<void>(RouteArmsDisagree<T, F>::ok);
+      return failed_step_result<Decayed<T>>();
     } else if constexpr (std::is_void_v<T>) {
       if (predicate(world, value)) {
         on_true.run(world, value);
@@ -183,7 +197,7 @@ auto PipelineBuilder<In, Chain, Splat>::root(F&& fn, std::source_location site) 
 }
 
 template <class In, class Chain, bool Splat>
-auto PipelineBuilder<In, Chain, Splat>::fork() && {
+auto PipelineBuilder<In, Chain, Splat>::fork() {
   check_can_continue();
   return ForkBuilder<In, Chain>(PipelineBuilder<In, Chain>(*registry_, std::move(chain_), name_), std::tuple<>{});
 }
@@ -191,7 +205,7 @@ auto PipelineBuilder<In, Chain, Splat>::fork() && {
 template <class In, class Chain, bool Splat>
 template <class Pred, class ArmTrue, class ArmFalse>
 auto PipelineBuilder<In, Chain, Splat>::route(Pred&& pred, ArmTrue&& arm_true, ArmFalse&& arm_false,
-                                             std::source_location site) && {
+                                             std::source_location site) {
   check_can_continue();
   using V = std::remove_cvref_t<output_type>;
   auto predicate = internal::make_step<1>(*registry_, std::forward<Pred>(pred), internal::callable_name(pred, site));
@@ -203,7 +217,7 @@ auto PipelineBuilder<In, Chain, Splat>::route(Pred&& pred, ArmTrue&& arm_true, A
 
 template <class In, class Chain, bool Splat>
 template <class ArmFn>
-auto PipelineBuilder<In, Chain, Splat>::tee(ArmFn&& arm) && {
+auto PipelineBuilder<In, Chain, Splat>::tee(ArmFn&& arm) {
   check_can_continue();
   using V = std::remove_cvref_t<output_type>;
   auto chain = std::forward<ArmFn>(arm)(arm_start<V>()).take_chain();

@@ -195,7 +195,8 @@ struct MapOp {
         return Out(std::unexpect, std::forward<X>(x).error());
       }
     } else {
-      static_assert(MapNeedsOptionalOrExpected<D>::ok);
+      static_cast<void>(MapNeedsOptionalOrExpected<D>::ok);  // the one error; the chain goes on as then()
+      return failed_step_result<typename S::declared_result>();
     }
   }
 };
@@ -252,7 +253,8 @@ struct AndThenOp {
         return R(std::unexpect, std::forward<X>(x).error());
       }
     } else {
-      static_assert(NeedsOptionalOrExpected<D>::ok);
+      static_cast<void>(NeedsOptionalOrExpected<D>::ok);
+      return failed_step_result<typename S::declared_result>();
     }
   }
 };
@@ -268,7 +270,7 @@ struct InspectOp {
     } else if constexpr (is_optional<D> || is_expected<D>) {
       if (x) apply_step<Splat>(step, world, std::as_const(*x));
     } else {
-      static_assert(NeedsOptionalOrExpected<D>::ok);
+      static_cast<void>(NeedsOptionalOrExpected<D>::ok);
     }
     return std::forward<X>(x);
   }
@@ -282,7 +284,7 @@ struct OnNoneOp {
     if constexpr (is_optional<X>) {
       if (!x) step(world);
     } else {
-      static_assert(NeedsOptional<Decayed<X>>::ok);
+      static_cast<void>(NeedsOptional<Decayed<X>>::ok);
     }
     return std::forward<X>(x);
   }
@@ -304,7 +306,8 @@ struct OkOrOp {
       if (x) return Out(*std::forward<X>(x));
       return Out(std::unexpect, error);
     } else {
-      static_assert(NeedsOptional<D>::ok);
+      static_cast<void>(NeedsOptional<D>::ok);
+      return failed_step_result<std::conditional_t<is_expected<D>, D, std::expected<D, Error>>>();
     }
   }
 };
@@ -324,7 +327,8 @@ struct UnwrapOrOp {
       if (x) return T(*std::forward<X>(x));
       return T(fallback);
     } else {
-      static_assert(NeedsOptionalOrExpected<D>::ok);
+      static_cast<void>(NeedsOptionalOrExpected<D>::ok);
+      return failed_step_result<D>();
     }
   }
 };
@@ -345,7 +349,8 @@ struct OnErrorOp {
       step(world, std::forward<X>(x).error());
       return Out();
     } else {
-      static_assert(NeedsExpected<D>::ok);
+      static_cast<void>(NeedsExpected<D>::ok);
+      return failed_step_result<std::conditional_t<is_optional<D>, D, std::optional<D>>>();
     }
   }
 };
@@ -366,7 +371,8 @@ struct MapErrorOp {
       if (x) return Out(*std::forward<X>(x));
       return Out(std::unexpect, step(world, std::forward<X>(x).error()));
     } else {
-      static_assert(NeedsExpected<D>::ok);
+      static_cast<void>(NeedsExpected<D>::ok);
+      return failed_step_result<D>();
     }
   }
 };
@@ -388,7 +394,8 @@ struct OrElseOp {
       if (x) return R(*std::forward<X>(x));
       return R(step(world, std::forward<X>(x).error()));
     } else {
-      static_assert(NeedsExpected<D>::ok);
+      static_cast<void>(NeedsExpected<D>::ok);
+      return failed_step_result<D>();
     }
   }
 };
@@ -404,7 +411,7 @@ struct InspectErrorOp {
     } else if constexpr (is_expected<D>) {
       if (!x) step(world, std::as_const(x.error()));
     } else {
-      static_assert(NeedsExpected<D>::ok);
+      static_cast<void>(NeedsExpected<D>::ok);
     }
     return std::forward<X>(x);
   }
@@ -423,7 +430,8 @@ struct OkOp {
       if (x) return Out(*std::forward<X>(x));
       return Out();
     } else {
-      static_assert(NeedsExpected<D>::ok);
+      static_cast<void>(NeedsExpected<D>::ok);
+      return failed_step_result<std::conditional_t<is_optional<D>, D, std::optional<D>>>();
     }
   }
 };
@@ -658,12 +666,12 @@ class PipelineBuilder {
   // tee() runs a side arm and continues with the value.
   template <class F>
   auto root(F&& fn, std::source_location site = std::source_location::current());
-  auto fork() &&;
+  auto fork();
   template <class Pred, class ArmTrue, class ArmFalse>
   auto route(Pred&& pred, ArmTrue&& arm_true, ArmFalse&& arm_false,
-             std::source_location site = std::source_location::current()) &&;
+             std::source_location site = std::source_location::current());
   template <class ArmFn>
-  auto tee(ArmFn&& arm) &&;
+  auto tee(ArmFn&& arm);
 
   // The chain built so far, for a DAG arm.
   Chain take_chain() && { return std::move(chain_); }
@@ -715,8 +723,12 @@ class PipelineBuilder {
   template <class Op>
   auto next(Op op) {
     check_can_continue();
-    using NewChain = internal::Link<Chain, Op>;
-    return PipelineBuilder<In, NewChain, false>(*registry_, NewChain{std::move(chain_), std::move(op)}, name_);
+    if constexpr (std::is_void_v<output_type>) {
+      return std::move(*this);  // check_can_continue() has reported it, once
+    } else {
+      using NewChain = internal::Link<Chain, Op>;
+      return PipelineBuilder<In, NewChain, false>(*registry_, NewChain{std::move(chain_), std::move(op)}, name_);
+    }
   }
 
   // A step-based combinator that honours splat().
@@ -776,8 +788,14 @@ class BatchPipeline {
     input_.reserve(capacity);
   }
 
-  // Adds an item; false (and the item is not taken) when the buffer is full.
-  bool push(value_type item) {
+  // Adds an item; false (and the item is not taken: neither copied nor
+  // moved from) when the buffer is full.
+  bool push(const value_type& item) {
+    if (input_.size() == input_.capacity()) return false;
+    input_.push_back(item);
+    return true;
+  }
+  bool push(value_type&& item) {
     if (input_.size() == input_.capacity()) return false;
     input_.push_back(std::move(item));
     return true;

@@ -72,6 +72,22 @@ struct StepInputDoesNotMatchPreviousOutput {
   static constexpr bool ok = false;
 };
 
+// Stands for the result of a step whose static_assert has fired, so that the
+// rest of the chain still type-checks and one mistake gives one error.
+// Declared only: it is named in code that never compiles, never called.
+template <class T>
+T failed_step_result() noexcept;
+
+// What a step function declares it returns (void when it cannot be read).
+template <class F, bool Known = Signature<F>::known>
+struct DeclaredResult {
+  using type = void;
+};
+template <class F>
+struct DeclaredResult<F, true> {
+  using type = std::remove_cvref_t<typename Signature<F>::Return>;
+};
+
 // How a step function splits into parameters and `Inputs` inputs.
 template <class F, std::size_t Inputs>
 struct StepShape {
@@ -106,6 +122,7 @@ template <class F, class Params, class InputArgs>
 class Step {
  public:
   using input_args = std::conditional_t<std::is_void_v<InputArgs>, TypeList<>, InputArgs>;
+  using declared_result = typename DeclaredResult<F>::type;
 
   Step(Params params, F fn) : params_(std::move(params)), fn_(std::move(fn)) {}
 
@@ -120,7 +137,8 @@ class Step {
       return params_.call(fn_, world, std::forward<In>(in)...);
     } else {
       using Expects = std::conditional_t<std::is_void_v<InputArgs>, TypeList<>, InputArgs>;
-      static_assert(StepInputDoesNotMatchPreviousOutput<Expects, TypeList<In...>>::ok);
+      static_cast<void>(StepInputDoesNotMatchPreviousOutput<Expects, TypeList<In...>>::ok);
+      return failed_step_result<declared_result>();
     }
   }
 

@@ -1,0 +1,333 @@
+// Composition cost: pipelines, DAGs and batches against the same functions
+// called by hand, in the same binary (ratios from bench/compare.h).
+//
+//   bazel run --config=bench //bench:compose -- --benchmark_repetitions=10 \
+//       --benchmark_report_aggregates_only=true
+#include <array>
+#include <memory>
+#include <vector>
+#include <cstdint>
+#include <expected>
+#include <optional>
+#include <utility>
+
+#include "bench/compare.h"
+#include "benchmark/benchmark.h"
+#include "rt/dag.h"
+#include "rt/pipeline.h"
+#include "rt/reactor.h"
+#include "rt/scheduler.h"
+#include "rt/world.h"
+
+namespace {
+
+struct RawMessage {
+  std::int64_t word;
+};
+struct Quote {
+  std::int32_t level;
+  std::int64_t price;
+  std::int64_t quantity;
+};
+struct Order {
+  std::int64_t price;
+  std::int64_t quantity;
+};
+enum class Reject { kTooLarge, kOverLimit };
+
+struct OrderBook {
+  std::array<std::int64_t, 8> prices{};
+  std::array<std::int64_t, 8> quantities{};
+  std::uint64_t updates = 0;
+  void apply(const Quote& q) {
+    prices[q.level & 7] = q.price;
+    quantities[q.level & 7] = q.quantity;
+    ++updates;
+  }
+};
+struct Gateway {
+  std::int64_t notional = 0;
+  std::uint64_t orders = 0;
+  std::uint64_t rejects = 0;
+};
+struct Limits {
+  std::int64_t max_quantity = 6;
+};
+
+RawMessage message(std::int64_t i) { return RawMessage{i * 0x9E3779B97F4A7C15LL}; }
+
+std::optional<Quote> decode(const RawMessage& m) {
+  if ((m.word & 0xF) == 0) return std::nullopt;  // malformed
+  return Quote{static_cast<std::int32_t>(m.word >> 8), 100 + ((m.word >> 16) & 0xFF), 1 + ((m.word >> 24) & 7)};
+}
+bool tradable(const Quote& q) { return (q.level & 3) != 0; }
+std::expected<Order, Reject> to_order(const Quote& q) {
+  if (q.quantity > 7) return std::unexpected(Reject::kTooLarge);
+  return Order{q.price, q.quantity};
+}
+std::expected<Order, Reject> check_risk(const Limits& limits, Order o) {
+  if (o.quantity > limits.max_quantity) return std::unexpected(Reject::kOverLimit);
+  return o;
+}
+void send(Gateway& g, const Order& o) {
+  g.notional += o.price * o.quantity;
+  ++g.orders;
+}
+
+keel::World make_world() {
+  keel::WorldBuilder wb;
+  wb.emplace<OrderBook>();
+  wb.emplace<Gateway>();
+  wb.emplace<Limits>();
+  return std::move(wb).build();
+}
+
+// --- 3 steps: decode, filter, apply --------------------------------------------
+
+void BM_Pipeline3Steps(benchmark::State& state) {
+  keel::World world = make_world();
+  OrderBook& book = world.resource<OrderBook>();
+  auto p = keel::pipeline<RawMessage>(world.registry())
+               .then([](const RawMessage& m) { return decode(m); })
+               .filter([](const Quote& q) { return tradable(q); })
+               .map([](keel::ResMut<OrderBook> b, const Quote& q) { b->apply(q); })
+               .build();
+  keel::bench::compare(state, [&](std::int64_t i) { p.run(world, message(i)); },
+                       [&](std::int64_t i) {
+                         if (auto q = decode(message(i))) {
+                           if (tradable(*q)) book.apply(*q);
+                         }
+                       });
+}
+BENCHMARK(BM_Pipeline3Steps);
+
+// --- 5 steps: decode, filter, to_order, check_risk, send (+ on_error) ----------
+
+void BM_Pipeline5Steps(benchmark::State& state) {
+  keel::World world = make_world();
+  Gateway& gateway = world.resource<Gateway>();
+  const Limits& limits = world.resource<Limits>();
+  auto p = keel::pipeline<RawMessage>(world.registry())
+               .then([](const RawMessage& m) { return decode(m); })
+               .filter([](const Quote& q) { return tradable(q); })
+               .map([](const Quote& q) { return to_order(q); })
+               .and_then([](keel::Res<Limits> l, Order o) { return check_risk(*l, o); })
+               .on_error([](keel::ResMut<Gateway> g, Reject) { ++g->rejects; })
+               .map([](keel::ResMut<Gateway> g, const Order& o) { send(*g, o); })
+               .build();
+  keel::bench::compare(state, [&](std::int64_t i) { p.run(world, message(i)); },
+                       [&](std::int64_t i) {
+                         auto q = decode(message(i));
+                         if (!q || !tradable(*q)) return;
+                         auto order = to_order(*q);
+                         if (order) order = check_risk(limits, *order);
+                         if (!order) {
+                           ++gateway.rejects;
+                           return;
+                         }
+                         send(gateway, *order);
+                       });
+}
+BENCHMARK(BM_Pipeline5Steps);
+
+// --- the same 3 steps given as function pointers (may not inline) ---------------
+
+void apply_quote(keel::ResMut<OrderBook> b, const Quote& q) { b->apply(q); }
+
+void BM_Pipeline3StepsFunctionPointers(benchmark::State& state) {
+  keel::World world = make_world();
+  OrderBook& book = world.resource<OrderBook>();
+  auto p = keel::pipeline<RawMessage>(world.registry()).then(decode).filter(tradable).map(apply_quote).build();
+  keel::bench::compare(state, [&](std::int64_t i) { p.run(world, message(i)); },
+                       [&](std::int64_t i) {
+                         if (auto q = decode(message(i))) {
+                           if (tradable(*q)) book.apply(*q);
+                         }
+                       });
+}
+BENCHMARK(BM_Pipeline3StepsFunctionPointers);
+
+// --- a 3-arm DAG ------------------------------------------------------------------
+
+struct Tick {
+  std::int64_t bid;
+  std::int64_t ask;
+  std::int64_t bid_size;
+  std::int64_t ask_size;
+};
+struct Fair {
+  std::int64_t value = 0;
+  std::uint64_t published = 0;
+};
+Tick tick(std::int64_t i) { return Tick{1000 + (i & 7), 1002 + (i & 3), 1 + (i & 15), 1 + ((i >> 4) & 15)}; }
+std::int64_t mid(const Tick& t) { return (t.bid + t.ask) / 2; }
+std::int64_t spread(const Tick& t) { return t.ask - t.bid; }
+std::int64_t imbalance(const Tick& t) { return (t.bid_size - t.ask_size) * 4 / (t.bid_size + t.ask_size); }
+std::int64_t fair_value(std::int64_t m, std::int64_t s, std::int64_t imb) { return m + imb * s / 8; }
+
+void BM_Dag3Arms(benchmark::State& state) {
+  keel::WorldBuilder wb;
+  wb.emplace<Fair>();
+  keel::World world = std::move(wb).build();
+  Fair& fair = world.resource<Fair>();
+  auto d = keel::dag<Tick>(world.registry())
+               .root([](const Tick& t) { return t; })
+               .fork()
+               .arm([](auto a) { return a.then([](const Tick& t) { return mid(t); }); })
+               .arm([](auto a) { return a.then([](const Tick& t) { return spread(t); }); })
+               .arm([](auto a) { return a.then([](const Tick& t) { return imbalance(t); }); })
+               .merge([](std::int64_t m, std::int64_t s, std::int64_t imb) { return fair_value(m, s, imb); })
+               .then([](keel::ResMut<Fair> f, std::int64_t v) {
+                 f->value = v;
+                 ++f->published;
+               })
+               .build();
+  keel::bench::compare(state, [&](std::int64_t i) { d.run(world, tick(i)); },
+                       [&](std::int64_t i) {
+                         const Tick t = tick(i);
+                         fair.value = fair_value(mid(t), spread(t), imbalance(t));
+                         ++fair.published;
+                       });
+}
+BENCHMARK(BM_Dag3Arms);
+
+// --- batch of 100 against 100 single runs (per item) ------------------------------
+
+void BM_Batch100PerItem(benchmark::State& state) {
+  keel::World world = make_world();
+  auto chain = [&] {
+    return keel::pipeline<RawMessage>(world.registry())
+        .then([](const RawMessage& m) { return decode(m); })
+        .filter([](const Quote& q) { return tradable(q); })
+        .map([](keel::ResMut<OrderBook> b, const Quote& q) { b->apply(q); });
+  };
+  auto batch = chain().build_batch(100);
+  auto single = chain().build();
+  // One op = 100 items; ratio = batch / 100 single runs.
+  keel::bench::compare(state,
+                       [&](std::int64_t i) {
+                         for (std::int64_t k = 0; k < 100; ++k) batch.push(message(i * 100 + k));
+                         batch.run(world);
+                       },
+                       [&](std::int64_t i) {
+                         for (std::int64_t k = 0; k < 100; ++k) single.run(world, message(i * 100 + k));
+                       });
+  state.counters["items_per_op"] = 100;
+}
+BENCHMARK(BM_Batch100PerItem);
+
+// --- a scheduler of 10 systems -------------------------------------------------------
+// A chain s0 -> s1 -> ... -> s9; each adds to its own counter and reports a
+// change on most passes. Baseline: the same ten functions called by hand
+// through a non-inlined call each, with the same skip logic written out.
+
+struct Counters {
+  std::array<std::int64_t, 10> values{};
+  std::int64_t input = 0;
+};
+
+template <int N>
+bool step_system(keel::ResMut<Counters> c) {
+  c->values[N] += c->input + N;
+  return ((c->values[N] >> 3) & 7) != 0;
+}
+
+template <int N>
+[[gnu::noinline]] bool step_by_hand(Counters& c) {
+  c.values[N] += c.input + N;
+  return ((c.values[N] >> 3) & 7) != 0;
+}
+
+template <std::size_t... I>
+bool run_by_hand(Counters& c, std::index_sequence<I...>) {
+  bool changed = true;
+  ((changed = changed && step_by_hand<static_cast<int>(I)>(c)), ...);
+  return changed;
+}
+
+template <std::size_t... I>
+keel::Scheduler make_chain(keel::WorldBuilder& wb, std::index_sequence<I...>) {
+  keel::SchedulerInstaller sched;
+  std::vector<keel::SystemId> ids{sched.add(step_system<static_cast<int>(I)>)...};
+  for (std::size_t k = 1; k < ids.size(); ++k) sched.after(ids[k], ids[k - 1]);
+  return wb.install_driver(std::move(sched));
+}
+
+void BM_Scheduler10Systems(benchmark::State& state) {
+  keel::WorldBuilder wb;
+  wb.emplace<Counters>();
+  keel::Scheduler systems = make_chain(wb, std::make_index_sequence<10>{});
+  keel::World world = std::move(wb).build();
+  Counters& counters = world.resource<Counters>();
+  keel::bench::compare(state,
+                       [&](std::int64_t i) {
+                         counters.input = i;
+                         systems.run(world);
+                       },
+                       [&](std::int64_t i) {
+                         counters.input = i;
+                         run_by_hand(counters, std::make_index_sequence<10>{});
+                       });
+}
+BENCHMARK(BM_Scheduler10Systems);
+
+// --- reactors: N reactors on one source, ns per reactor --------------------------------
+// Candidate: mark the source, dispatch (every reactor runs once). Baseline:
+// one virtual call per reactor doing the same work.
+
+struct ReactorCounter {
+  std::int64_t total = 0;
+};
+struct QuoteContext {
+  std::int64_t instrument = 0;
+  std::int64_t seen = 0;
+};
+void requote(QuoteContext& ctx, keel::ResMut<ReactorCounter> counter) {
+  ++ctx.seen;
+  counter->total += ctx.instrument;
+}
+
+struct VirtualReactor {
+  virtual ~VirtualReactor() = default;
+  virtual void run(ReactorCounter& counter) = 0;
+};
+struct VirtualRequote final : VirtualReactor {
+  QuoteContext ctx;
+  void run(ReactorCounter& counter) override {
+    ++ctx.seen;
+    counter.total += ctx.instrument;
+  }
+};
+
+void BM_ReactorDispatch(benchmark::State& state) {
+  const auto reactors = static_cast<std::size_t>(state.range(0));
+  keel::WorldBuilder wb;
+  wb.emplace<ReactorCounter>();
+  keel::World world = std::move(wb).build();
+  auto& rx = world.resource<keel::ReactorNotify>();
+  keel::DataSource source = rx.register_source();
+  for (std::size_t r = 0; r < reactors; ++r) {
+    rx.spawn(QuoteContext{static_cast<std::int64_t>(r), 0}, world.registry(), requote).subscribe(source);
+  }
+  ReactorCounter& counter = world.resource<ReactorCounter>();
+  std::vector<std::unique_ptr<VirtualReactor>> baseline;
+  for (std::size_t r = 0; r < reactors; ++r) {
+    auto v = std::make_unique<VirtualRequote>();
+    v->ctx.instrument = static_cast<std::int64_t>(r);
+    baseline.push_back(std::move(v));
+  }
+  keel::bench::compare(state,
+                       [&](std::int64_t) {
+                         rx.mark(source);
+                         world.dispatch_reactors();
+                       },
+                       [&](std::int64_t) {
+                         for (auto& v : baseline) v->run(counter);
+                       });
+  state.counters["reactors"] = static_cast<double>(reactors);
+}
+BENCHMARK(BM_ReactorDispatch)->Arg(1)->Arg(10)->Arg(50)->Arg(1000);
+
+}  // namespace
+
+BENCHMARK_MAIN();

@@ -1,0 +1,284 @@
+// Tests for keel::BatchPipeline (rt/pipeline.h, build_batch(capacity)): the
+// owned input buffer, per-item independence, and no allocation per run.
+#include <gtest/gtest.h>
+
+#include <cstddef>
+#include <expected>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "rt/error.h"
+#include "rt/param.h"
+#include "rt/pipeline.h"
+#include "rt/world.h"
+
+namespace batch_pipeline_test {
+
+struct RawMsg {
+  int px = 0;   // <= 0: cannot be decoded
+  int qty = 0;  // above Limits::max_qty: rejected
+};
+struct Order {
+  int px = 0;
+  int qty = 0;
+  friend bool operator==(const Order&, const Order&) = default;
+};
+enum class Reject { kOverLimit };
+
+struct Limits {
+  int max_qty = 100;
+};
+struct Outcomes {
+  int undecodable = 0;
+  int rejected = 0;
+  std::vector<Order> sent;
+};
+
+struct Counts {
+  int copies = 0;
+  int moves = 0;
+};
+struct Tracked {
+  Tracked(Counts& counts, int value) : counts(&counts), value(value) {}
+  Tracked(const Tracked& other) : counts(other.counts), value(other.value) { ++counts->copies; }
+  Tracked(Tracked&& other) noexcept : counts(other.counts), value(other.value) {
+    ++counts->moves;
+    other.moved_from = true;
+  }
+  Tracked& operator=(const Tracked& other) {
+    counts = other.counts;
+    value = other.value;
+    ++counts->copies;
+    return *this;
+  }
+  Tracked& operator=(Tracked&& other) noexcept {
+    counts = other.counts;
+    value = other.value;
+    ++counts->moves;
+    other.moved_from = true;
+    return *this;
+  }
+
+  Counts* counts;
+  int value;
+  bool moved_from = false;
+};
+
+std::optional<RawMsg> decode(keel::ResMut<Outcomes> out, const RawMsg& m) {
+  if (m.px <= 0) {
+    ++out->undecodable;
+    return std::nullopt;
+  }
+  return m;
+}
+std::expected<Order, Reject> check_risk(keel::Res<Limits> lim, const RawMsg& m) {
+  if (m.qty > lim->max_qty) return std::unexpected(Reject::kOverLimit);
+  return Order{.px = m.px, .qty = m.qty};
+}
+void log_reject(keel::ResMut<Outcomes> out, Reject) { ++out->rejected; }
+void send(keel::ResMut<Outcomes> out, Order o) { out->sent.push_back(o); }
+
+}  // namespace batch_pipeline_test
+
+using batch_pipeline_test::Counts;
+using batch_pipeline_test::Limits;
+using batch_pipeline_test::Order;
+using batch_pipeline_test::Outcomes;
+using batch_pipeline_test::RawMsg;
+using batch_pipeline_test::Tracked;
+
+namespace {
+
+keel::World make_world(int max_qty = 100) {
+  keel::WorldBuilder wb;
+  wb.insert(Limits{.max_qty = max_qty});
+  wb.insert(Outcomes{});
+  return std::move(wb).build();
+}
+
+// decode -> check_risk -> log_reject -> send, as a batch of `capacity`.
+auto order_batch(const keel::Registry& registry, std::size_t capacity) {
+  using namespace batch_pipeline_test;
+  return keel::pipeline<RawMsg>(registry)
+      .then(decode)
+      .map(check_risk)
+      .on_error(log_reject)
+      .map(send)
+      .build_batch(capacity);
+}
+
+TEST(BatchPipeline, PushReturnsFalseOnceTheBufferIsFull) {
+  keel::World world = make_world();
+  auto batch = order_batch(world.registry(), 4);
+  EXPECT_EQ(batch.capacity(), 4u);
+  for (int i = 0; i < 4; ++i) EXPECT_TRUE(batch.push(RawMsg{.px = i + 1, .qty = 1})) << "item " << i;
+  EXPECT_FALSE(batch.push(RawMsg{.px = 99, .qty = 1}));
+  EXPECT_EQ(batch.input().size(), 4u);
+  EXPECT_EQ(batch.capacity(), 4u);
+
+  EXPECT_EQ(batch.run(world), 4u);
+  // The refused item was never buffered.
+  EXPECT_EQ(world.resource<Outcomes>().sent.size(), 4u);
+  EXPECT_EQ(world.resource<Outcomes>().sent.back(), (Order{.px = 4, .qty = 1}));
+}
+
+// Regression: push() took its item by value, so the item was moved (or
+// copied) into the parameter before the capacity check; a refused
+// push(std::move(x)) left x moved-from although push() promises that a
+// refused item is not taken. push() now takes const T& and T&&.
+TEST(BatchPipeline, PushOnAFullBufferLeavesTheItemWithTheCaller) {
+  keel::World world = make_world();
+  Counts counts;
+  auto batch = keel::pipeline<Tracked>(world.registry()).then([](Tracked) {}).build_batch(1);
+  EXPECT_TRUE(batch.push(Tracked(counts, 1)));
+  Tracked refused(counts, 2);
+  EXPECT_FALSE(batch.push(std::move(refused)));
+  EXPECT_FALSE(refused.moved_from);
+  EXPECT_EQ(refused.value, 2);
+  const Tracked also_refused(counts, 3);
+  const int copies_before = counts.copies;
+  EXPECT_FALSE(batch.push(also_refused));
+  EXPECT_EQ(counts.copies, copies_before);
+}
+
+TEST(BatchPipeline, EachItemRunsIndependentlyOfTheOthersErrorsAndNones) {
+  keel::World world = make_world(/*max_qty=*/10);
+  auto batch = order_batch(world.registry(), 8);
+  batch.push(RawMsg{.px = 1, .qty = 5});    // sent
+  batch.push(RawMsg{.px = 0, .qty = 5});    // undecodable
+  batch.push(RawMsg{.px = 2, .qty = 50});   // rejected
+  batch.push(RawMsg{.px = 3, .qty = 10});   // sent
+  batch.push(RawMsg{.px = -1, .qty = 1});   // undecodable
+  batch.push(RawMsg{.px = 4, .qty = 11});   // rejected
+  batch.push(RawMsg{.px = 5, .qty = 1});    // sent
+
+  EXPECT_EQ(batch.run(world), 7u);
+  const Outcomes& out = world.resource<Outcomes>();
+  EXPECT_EQ(out.undecodable, 2);
+  EXPECT_EQ(out.rejected, 2);
+  EXPECT_EQ(out.sent, (std::vector<Order>{{1, 5}, {3, 10}, {5, 1}}));  // in push order
+}
+
+TEST(BatchPipeline, RunClearsTheBufferAndKeepsItsCapacity) {
+  keel::World world = make_world();
+  auto batch = order_batch(world.registry(), 16);
+  for (int i = 1; i <= 10; ++i) batch.push(RawMsg{.px = i, .qty = 1});
+  batch.run(world);
+  EXPECT_TRUE(batch.input().empty());
+  EXPECT_EQ(batch.capacity(), 16u);
+  // And it fills to capacity again.
+  for (int i = 1; i <= 16; ++i) EXPECT_TRUE(batch.push(RawMsg{.px = i, .qty = 1}));
+  EXPECT_FALSE(batch.push(RawMsg{.px = 17, .qty = 1}));
+}
+
+TEST(BatchPipeline, RunOnAnEmptyBufferDoesNothing) {
+  keel::World world = make_world();
+  auto batch = order_batch(world.registry(), 4);
+  EXPECT_EQ(batch.run(world), 0u);
+  EXPECT_TRUE(world.resource<Outcomes>().sent.empty());
+}
+
+TEST(BatchPipeline, InputCanBeFilledInBulk) {
+  keel::World world = make_world();
+  auto batch = order_batch(world.registry(), 8);
+  const std::vector<RawMsg> received{{1, 1}, {0, 1}, {2, 2}};
+  batch.input().insert(batch.input().end(), received.begin(), received.end());
+  EXPECT_EQ(batch.run(world), 3u);
+  EXPECT_EQ(world.resource<Outcomes>().sent, (std::vector<Order>{{1, 1}, {2, 2}}));
+  EXPECT_EQ(world.resource<Outcomes>().undecodable, 1);
+}
+
+TEST(BatchPipeline, RunningTwiceProcessesEachBatchOnce) {
+  keel::World world = make_world();
+  auto batch = order_batch(world.registry(), 4);
+  batch.push(RawMsg{.px = 1, .qty = 1});
+  batch.push(RawMsg{.px = 2, .qty = 1});
+  EXPECT_EQ(batch.run(world), 2u);
+  batch.push(RawMsg{.px = 3, .qty = 1});
+  EXPECT_EQ(batch.run(world), 1u);
+  EXPECT_EQ(batch.run(world), 0u);
+  EXPECT_EQ(world.resource<Outcomes>().sent, (std::vector<Order>{{1, 1}, {2, 1}, {3, 1}}));
+}
+
+TEST(BatchPipeline, RunsWithoutReallocatingItsBuffer) {
+  keel::World world = make_world();
+  auto batch = order_batch(world.registry(), 32);
+  const RawMsg* const buffer = batch.input().data();
+  for (int round = 0; round < 5; ++round) {
+    for (int i = 0; i < 32; ++i) ASSERT_TRUE(batch.push(RawMsg{.px = i + 1, .qty = 1}));
+    EXPECT_EQ(batch.run(world), 32u);
+    EXPECT_EQ(batch.input().data(), buffer) << "round " << round;
+    EXPECT_EQ(batch.capacity(), 32u) << "round " << round;
+  }
+  EXPECT_EQ(world.resource<Outcomes>().sent.size(), 5u * 32u);
+}
+
+TEST(BatchPipeline, StepStateCarriesAcrossItemsAndRuns) {
+  keel::World world = make_world();
+  std::vector<int> out;
+  auto batch = keel::pipeline<int>(world.registry())
+                   .scan(0, [](int& sum, int x) {
+                     sum += x;
+                     return sum;
+                   })
+                   .then([&](keel::Local<int> calls, int sum) { out.push_back(sum * 100 + ++*calls); })
+                   .build_batch(4);
+  batch.push(1);
+  batch.push(2);
+  batch.run(world);
+  batch.push(3);
+  batch.run(world);
+  EXPECT_EQ(out, (std::vector<int>{101, 302, 603}));
+}
+
+TEST(BatchPipeline, AnRvalueEventBatchMovesItemsIntoTheChainWithoutCopying) {
+  keel::World world = make_world();
+  Counts counts;
+  std::vector<int> seen;
+  auto batch = keel::pipeline<Tracked>(world.registry())
+                   .then([&](Tracked t) { seen.push_back(t.value); })
+                   .build_batch(3);
+  for (int i = 1; i <= 3; ++i) batch.push(Tracked(counts, i));
+  const int moves_before = counts.moves;
+  batch.run(world);
+  EXPECT_EQ(seen, (std::vector<int>{1, 2, 3}));
+  EXPECT_EQ(counts.copies, 0);
+  EXPECT_EQ(counts.moves - moves_before, 3);  // one move per item, into the step's parameter
+}
+
+TEST(BatchPipeline, AConstRefEventBatchLendsItemsWithoutCopyingOrMoving) {
+  keel::World world = make_world();
+  Counts counts;
+  std::vector<const Tracked*> seen;
+  auto batch = keel::pipeline<const Tracked&>(world.registry())
+                   .tap([](const Tracked&) {})
+                   .then([&](const Tracked& t) { seen.push_back(&t); })
+                   .build_batch(2);
+  batch.push(Tracked(counts, 1));
+  batch.push(Tracked(counts, 2));
+  const Counts before = counts;
+  const Tracked* first = &batch.input()[0];
+  batch.run(world);
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[0], first);
+  EXPECT_EQ(seen[1], first + 1);
+  EXPECT_EQ(counts.copies, before.copies);
+  EXPECT_EQ(counts.moves, before.moves);
+}
+
+TEST(BatchPipeline, RunOnAnotherWorldThrowsAndKeepsTheItems) {
+  keel::World first = make_world();
+  keel::World second = make_world();
+  auto batch = order_batch(first.registry(), 4);
+  batch.push(RawMsg{.px = 1, .qty = 1});
+  EXPECT_THROW(batch.run(second), keel::ConfigError);
+  EXPECT_EQ(batch.input().size(), 1u);
+  EXPECT_TRUE(second.resource<Outcomes>().sent.empty());
+  EXPECT_EQ(batch.run(first), 1u);
+  EXPECT_EQ(first.resource<Outcomes>().sent.size(), 1u);
+}
+
+}  // namespace
