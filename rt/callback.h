@@ -49,12 +49,12 @@ class CallbackHandler {
   using event_type = Event;
   using context_type = Context;
 
-  CallbackHandler(Context context, const Registry* registry, Params params, F fn, std::string_view name)
-      : registry_(registry), params_(std::move(params)), context_(std::move(context)), fn_(std::move(fn)),
+  CallbackHandler(Context context, WorldStamp built_for, Params params, F fn, std::string_view name)
+      : built_for_(built_for), params_(std::move(params)), context_(std::move(context)), fn_(std::move(fn)),
         name_(name) {}
 
   void run(World& world, Event event) {
-    check_world(registry_, world, name_);
+    check_world(built_for_, world, name_);
     // A callback's result is ignored, [[nodiscard]] types included.
     static_cast<void>(params_.call_with_front(fn_, context_, world, std::forward<Event>(event)));
   }
@@ -64,7 +64,7 @@ class CallbackHandler {
   std::string_view name() const noexcept { return name_; }
 
  private:
-  const Registry* registry_;
+  WorldStamp built_for_;
   Params params_;
   Context context_;
   [[no_unique_address]] F fn_;
@@ -89,7 +89,7 @@ auto callback(Context&& context, const Registry& registry, F&& fn,
     return;
   } else {
     const std::string_view name = internal::callable_name(fn, site);
-    return internal::CallbackHandlerFor<F>(typename Shape::Context(std::forward<Context>(context)), &registry,
+    return internal::CallbackHandlerFor<F>(typename Shape::Context(std::forward<Context>(context)), internal::WorldStamp(registry),
                                            Shape::ParamSet::resolve(registry, name), std::forward<F>(fn), name);
   }
 }
@@ -105,19 +105,19 @@ class CallbackTemplate {
   using context_type = typename Shape::Context;
 
   CallbackTemplate(const Registry& registry, F fn, std::source_location site = std::source_location::current())
-      : registry_(&registry),
+      : built_for_(registry),
         name_(internal::callable_name(fn, site)),
         params_(Shape::ParamSet::resolve(registry, name_)),
         fn_(std::move(fn)) {}
 
   handler_type generate(context_type context) const {
-    return handler_type(std::move(context), registry_, params_, fn_, name_);
+    return handler_type(std::move(context), built_for_, params_, fn_, name_);
   }
 
   std::string_view name() const noexcept { return name_; }
 
  private:
-  const Registry* registry_;
+  internal::WorldStamp built_for_;
   std::string_view name_;
   typename Shape::ParamSet params_;
   F fn_;

@@ -15,15 +15,15 @@ void rethrow_for_owner(const ConfigError& error, std::string_view owner) {
   throw ConfigError(message);
 }
 
-void throw_wrong_world(const std::string_view* handler, const Registry* built, const Registry* run) {
-  char addresses[96];
-  std::snprintf(addresses, sizeof addresses, " (built against registry %p, run on %p)",
-                static_cast<const void*>(built), static_cast<const void*>(run));
+void throw_wrong_world(const std::string_view* handler, std::uint64_t built, std::uint64_t run) {
   std::string message = "keel: handler '";
   message += *handler;
-  message += "' was built against another World's registry and cannot run on this World; build it from "
-             "this World's registry()";
-  message += addresses;
+  message += "' was built for another World and cannot run on this one; build it from this World's "
+             "registry() (built for World #";
+  message += std::to_string(built);
+  message += ", run on World #";
+  message += std::to_string(run);
+  message += ")";
   throw ConfigError(message);
 }
 

@@ -70,17 +70,28 @@ concept HandlerLike = requires(H& h, World& world) {
 
 namespace internal {
 
-[[noreturn, gnu::cold]] void throw_wrong_world(const std::string_view* handler, const Registry* built,
-                                               const Registry* run);
+// Which World a handler was built for: the Registry's serial, copied, so
+// the check never reads the Registry (which may be gone) and a new World at
+// a recycled address is still told apart.
+class WorldStamp {
+ public:
+  explicit WorldStamp(const Registry& registry) noexcept : serial_(registry.serial()) {}
+  std::uint64_t serial() const noexcept { return serial_; }
+
+ private:
+  std::uint64_t serial_;
+};
+
+[[noreturn, gnu::cold]] void throw_wrong_world(const std::string_view* handler, std::uint64_t built,
+                                               std::uint64_t run);
 
 // The identity check kept on in every build: a handler holds addresses from
-// the Registry it was built against; running it on another World would touch
-// the first World's resources (or freed memory). One compare per run.
-// The name is passed by address so the fast path loads nothing but the two
-// registry addresses.
-inline void check_world(const Registry* built_against, const World& world, const std::string_view& handler) {
-  if (&world.registry() != built_against) [[unlikely]]
-    throw_wrong_world(&handler, built_against, &world.registry());
+// the World it was built for; running it on another World would touch the
+// first World's resources (or freed memory). One load and one compare per
+// run. The name is passed by address so the fast path loads nothing else.
+inline void check_world(WorldStamp built_for, const World& world, const std::string_view& handler) {
+  if (world.serial() != built_for.serial()) [[unlikely]]
+    throw_wrong_world(&handler, built_for.serial(), world.serial());
 }
 
 template <class F>
@@ -111,12 +122,12 @@ class FunctionHandler {
  public:
   using event_type = Event;
 
-  FunctionHandler(const Registry* registry, Params params, F fn, std::string_view name)
-      : registry_(registry), params_(std::move(params)), fn_(std::move(fn)), name_(name) {}
+  FunctionHandler(WorldStamp built_for, Params params, F fn, std::string_view name)
+      : built_for_(built_for), params_(std::move(params)), fn_(std::move(fn)), name_(name) {}
 
   // Fetches each parameter (a load each) and calls the function.
   void run(World& world, Event event) {
-    check_world(registry_, world, name_);
+    check_world(built_for_, world, name_);
     // A handler's result is ignored, [[nodiscard]] types included.
     static_cast<void>(params_.call(fn_, world, std::forward<Event>(event)));
   }
@@ -124,7 +135,7 @@ class FunctionHandler {
   std::string_view name() const noexcept { return name_; }
 
  private:
-  const Registry* registry_;
+  WorldStamp built_for_;
   Params params_;
   [[no_unique_address]] F fn_;
   std::string_view name_;
@@ -158,7 +169,7 @@ auto handler(const Registry& registry, F&& fn, std::source_location site = std::
     return;  // the static_assert above has explained the problem
   } else {
     const std::string_view name = internal::callable_name(fn, site);
-    return internal::FunctionHandlerFor<F>(&registry, Shape::ParamSet::resolve(registry, name),
+    return internal::FunctionHandlerFor<F>(internal::WorldStamp(registry), Shape::ParamSet::resolve(registry, name),
                                            std::forward<F>(fn), name);
   }
 }
@@ -180,7 +191,7 @@ class HandlerTemplate {
   using handler_type = internal::FunctionHandlerFor<F>;
 
   HandlerTemplate(const Registry& registry, F fn, std::source_location site = std::source_location::current())
-      : registry_(&registry),
+      : built_for_(registry),
         name_(internal::callable_name(fn, site)),
         params_(Shape::ParamSet::resolve(registry, name_)),
         fn_(std::move(fn)) {}
@@ -188,12 +199,12 @@ class HandlerTemplate {
   // A new handler with a copy of the resolved state (Local<T> values start
   // from the template's). Cheap: no lookup, no allocation unless F allocates
   // when copied.
-  handler_type generate() const { return handler_type(registry_, params_, fn_, name_); }
+  handler_type generate() const { return handler_type(built_for_, params_, fn_, name_); }
 
   std::string_view name() const noexcept { return name_; }
 
  private:
-  const Registry* registry_;
+  internal::WorldStamp built_for_;
   std::string_view name_;
   typename Shape::ParamSet params_;
   F fn_;

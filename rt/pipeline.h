@@ -759,17 +759,17 @@ class Pipeline {
   using event_type = In;
 
   Pipeline(const Registry& registry, Chain chain, std::string_view name)
-      : registry_(&registry), chain_(std::move(chain)), name_(name) {}
+      : built_for_(registry), chain_(std::move(chain)), name_(name) {}
 
   void run(World& world, In event) {
-    internal::check_world(registry_, world, name_);
+    internal::check_world(built_for_, world, name_);
     chain_.run(world, std::forward<In>(event));
   }
 
   std::string_view name() const noexcept { return name_; }
 
  private:
-  const Registry* registry_;
+  internal::WorldStamp built_for_;
   Chain chain_;
   std::string_view name_;
 };
@@ -784,7 +784,7 @@ class BatchPipeline {
   using value_type = std::remove_cvref_t<In>;
 
   BatchPipeline(const Registry& registry, Chain chain, std::string_view name, std::size_t capacity)
-      : registry_(&registry), chain_(std::move(chain)), name_(name) {
+      : built_for_(registry), chain_(std::move(chain)), name_(name) {
     input_.reserve(capacity);
   }
 
@@ -807,7 +807,7 @@ class BatchPipeline {
 
   // Runs every buffered item through the chain, in order; returns how many.
   std::size_t run(World& world) {
-    internal::check_world(registry_, world, name_);
+    internal::check_world(built_for_, world, name_);
     const std::size_t count = input_.size();
     for (value_type& item : input_) {
       if constexpr (std::is_lvalue_reference_v<In>) {
@@ -823,7 +823,7 @@ class BatchPipeline {
   std::string_view name() const noexcept { return name_; }
 
  private:
-  const Registry* registry_;
+  internal::WorldStamp built_for_;
   Chain chain_;
   std::string_view name_;
   std::vector<value_type> input_;

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -21,6 +22,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "rt/error.h"
 #include "rt/internal/resource_arena.h"
+#include "rt/internal/serial.h"
 #include "rt/internal/type_index.h"
 #include "rt/internal/type_name.h"
 
@@ -77,6 +79,10 @@ class Registry {
     return entries_.contains(internal::TypeKey::of<T>());
   }
 
+  // This Registry's identity, never reused in the process (addresses are:
+  // a World destroyed and another built may land at the same address).
+  std::uint64_t serial() const noexcept { return serial_; }
+
   // How many resources are registered.
   std::size_t size() const noexcept { return names_.size(); }
 
@@ -102,6 +108,7 @@ class Registry {
     names_.push_back(internal::type_name<T>());
   }
 
+  std::uint64_t serial_ = internal::next_serial();
   absl::flat_hash_map<internal::TypeKey, Entry> entries_;
   std::vector<std::string_view> names_;
 };

@@ -138,13 +138,13 @@ class System {
   // ConfigError naming the resource and `name`. `name` is not copied: pass
   // a literal or an interned name (keel::system() passes one).
   System(const Registry& registry, F fn, std::string_view name)
-      : registry_(&registry), params_(Shape::ParamSet::resolve(registry, name)), fn_(std::move(fn)), name_(name) {}
+      : built_for_(registry), params_(Shape::ParamSet::resolve(registry, name)), fn_(std::move(fn)), name_(name) {}
 
   // Hot path. True when the function returned true or returns void. Throws
   // ConfigError when `world` is not the World whose registry resolved the
   // system; whatever the function throws propagates.
   bool run(World& world) {
-    internal::check_world(registry_, world, name_);
+    internal::check_world(built_for_, world, name_);
     if constexpr (Shape::returns_void) {
       params_.call(fn_, world);
       return true;
@@ -157,7 +157,7 @@ class System {
   std::string_view name() const noexcept { return name_; }
 
  private:
-  const Registry* registry_;
+  internal::WorldStamp built_for_;
   typename Shape::ParamSet params_;
   [[no_unique_address]] F fn_;
   std::string_view name_;

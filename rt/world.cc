@@ -39,7 +39,7 @@ World WorldBuilder::build() && {
 }
 
 World::World(std::unique_ptr<internal::WorldStorage> storage)
-    : registry_(&storage->registry), storage_(std::move(storage)) {
+    : registry_(&storage->registry), serial_(storage->registry.serial()), storage_(std::move(storage)) {
   std::size_t size = 0;
   for (const auto& [key, entry] : storage_->registry.entries_) size = std::max(size, entry.dense_index + 1);
   dense_.assign(size, nullptr);

@@ -185,6 +185,10 @@ class World {
 
   const Registry& registry() const noexcept { return *registry_; }
 
+  // The World's identity (its Registry's serial): never reused in the
+  // process. Handlers compare it on every run to catch a wrong World.
+  std::uint64_t serial() const noexcept { return serial_; }
+
   // The current event's sequence number; drivers advance it once per event.
   std::uint64_t sequence() const noexcept { return sequence_; }
   // Advances the sequence and returns the new value.
@@ -217,6 +221,7 @@ class World {
   [[noreturn]] static void throw_missing(std::string_view type);
 
   const Registry* registry_ = nullptr;
+  std::uint64_t serial_ = 0;
   std::vector<void*> dense_;
   const Shutdown* shutdown_ = nullptr;
   ReactorNotify* reactors_ = nullptr;

@@ -443,6 +443,21 @@ TEST(Handler, MissingResourceThrowsConfigErrorNamingResourceAndHandler) {
   EXPECT_TRUE(Contains(lambda, "lambda at " + site(line)));
 }
 
+// Regression: the wrong-World check used to compare Registry addresses. A
+// handler that outlived its World, run on a World built afterwards whose
+// storage landed at the freed address, passed the check and wrote into
+// freed memory. The check now compares serials, which are never reused, so
+// this throws whatever addresses the allocator hands out.
+TEST(Handler, RunningAfterItsWorldDiedThrowsEvenIfANewWorldReusesItsAddress) {
+  std::optional<keel::World> first(make_world());
+  auto h = keel::handler(first->registry(), on_quote);
+  first.reset();
+  keel::World second = make_world();
+  const std::string message = config_error_from([&] { h.run(second, Quote{.qty = 5}); });
+  EXPECT_TRUE(Contains(message, "another World"));
+  EXPECT_EQ(second.resource<Book>().qty, 0);
+}
+
 TEST(Handler, RunningOnAnotherWorldThrowsAndLeavesTheFirstWorldUntouched) {
   keel::World first = make_world();
   keel::World second = make_world();
