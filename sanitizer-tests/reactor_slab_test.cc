@@ -228,6 +228,43 @@ TEST(ReactorSlab, DestructorsThatRemoveOtherReactorsFindTheStorageConsistent) {
   EXPECT_EQ(destroyed, 40);
 }
 
+// While a reactor runs it is out of its slot; its context stays reachable
+// through its token (the slab remembers the reactor it moved out), also
+// after the slot vector was reallocated by spawns, and never as another type.
+struct SelfLookup {
+  Journal* journal = nullptr;
+  keel::ReactorToken self{};
+  std::string text = std::string(80, 's');
+  int spawn = 0;
+  bool found_self = false;
+  bool wrong_type_is_null = false;
+};
+void look_up_self(SelfLookup& ctx, keel::ResMut<keel::ReactorNotify> rx, keel::RegistryRef reg) {
+  for (int i = 0; i < ctx.spawn; ++i) static_cast<void>(rx->spawn(Payload(ctx.journal, "x"), *reg, busy));
+  SelfLookup* found = rx->context<SelfLookup>(ctx.self);
+  ctx.found_self = found == &ctx && found->text.size() == 80;
+  ctx.wrong_type_is_null = rx->context<Payload>(ctx.self) == nullptr;
+}
+
+TEST(ReactorSlab, AContextIsReachableWhileItsReactorRunsAndNeverAsAnotherType) {
+  Journal journal;
+  keel::World world = keel::WorldBuilder{}.build();
+  auto& rx = world.resource<keel::ReactorNotify>();
+  const keel::DataSource src = rx.register_source();
+  const keel::ReactorToken t =
+      rx.spawn(SelfLookup{.journal = &journal}, world.registry(), look_up_self).subscribe(src);
+  rx.context<SelfLookup>(t)->self = t;
+  rx.context<SelfLookup>(t)->spawn = 300;
+  rx.mark(src);
+  EXPECT_EQ(world.dispatch_reactors(), 1u);
+  EXPECT_TRUE(rx.context<SelfLookup>(t)->found_self);
+  EXPECT_TRUE(rx.context<SelfLookup>(t)->wrong_type_is_null);
+  EXPECT_EQ(rx.context<Payload>(t), nullptr);
+  EXPECT_EQ(journal.live, 300);
+  rx.remove(t);
+  EXPECT_EQ(rx.context<SelfLookup>(t), nullptr);
+}
+
 TEST(ReactorSlab, RawSlabMovesOutRunsAndMovesBackByIndex) {
   // The slab on its own, without ReactorNotify: a reactor that inserts into
   // and retires from the slab that is running it.
