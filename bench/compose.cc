@@ -1,8 +1,7 @@
 // Composition cost: pipelines, DAGs and batches against the same functions
 // called by hand, in the same binary (ratios from bench/compare.h).
 //
-//   bazel run --config=bench //bench:compose -- --benchmark_repetitions=10 \
-//       --benchmark_report_aggregates_only=true
+//   bazel run --config=bench //bench:compose -- --benchmark_repetitions=10 --benchmark_report_aggregates_only=true
 #include <array>
 #include <memory>
 #include <vector>
@@ -12,6 +11,7 @@
 #include <utility>
 
 #include "bench/compare.h"
+#include "bench/virtual_baseline.h"
 #include "benchmark/benchmark.h"
 #include "rt/dag.h"
 #include "rt/pipeline.h"
@@ -54,7 +54,9 @@ struct Limits {
   std::int64_t max_quantity = 6;
 };
 
-RawMessage message(std::int64_t i) { return RawMessage{i * 0x9E3779B97F4A7C15LL}; }
+RawMessage message(std::int64_t i) {
+  return RawMessage{static_cast<std::int64_t>(static_cast<std::uint64_t>(i) * 0x9E3779B97F4A7C15ULL)};
+}
 
 std::optional<Quote> decode(const RawMessage& m) {
   if ((m.word & 0xF) == 0) return std::nullopt;  // malformed
@@ -275,9 +277,7 @@ BENCHMARK(BM_Scheduler10Systems);
 // Candidate: mark the source, dispatch (every reactor runs once). Baseline:
 // one virtual call per reactor doing the same work.
 
-struct ReactorCounter {
-  std::int64_t total = 0;
-};
+using keel::bench::ReactorCounter;
 struct QuoteContext {
   std::int64_t instrument = 0;
   std::int64_t seen = 0;
@@ -287,18 +287,6 @@ void requote(QuoteContext& ctx, keel::ResMut<ReactorCounter> counter) {
   counter->total += ctx.instrument;
 }
 
-struct VirtualReactor {
-  virtual ~VirtualReactor() = default;
-  virtual void run(ReactorCounter& counter) = 0;
-};
-struct VirtualRequote final : VirtualReactor {
-  QuoteContext ctx;
-  void run(ReactorCounter& counter) override {
-    ++ctx.seen;
-    counter.total += ctx.instrument;
-  }
-};
-
 void BM_ReactorDispatch(benchmark::State& state) {
   const auto reactors = static_cast<std::size_t>(state.range(0));
   keel::WorldBuilder wb;
@@ -307,14 +295,12 @@ void BM_ReactorDispatch(benchmark::State& state) {
   auto& rx = world.resource<keel::ReactorNotify>();
   keel::DataSource source = rx.register_source();
   for (std::size_t r = 0; r < reactors; ++r) {
-    rx.spawn(QuoteContext{static_cast<std::int64_t>(r), 0}, world.registry(), requote).subscribe(source);
+    rx.spawn(QuoteContext{static_cast<std::int64_t>(r), 0}, world.registry(), keel::fn<&requote>).subscribe(source);
   }
   ReactorCounter& counter = world.resource<ReactorCounter>();
-  std::vector<std::unique_ptr<VirtualReactor>> baseline;
+  std::vector<std::unique_ptr<keel::bench::VirtualReactor>> baseline;
   for (std::size_t r = 0; r < reactors; ++r) {
-    auto v = std::make_unique<VirtualRequote>();
-    v->ctx.instrument = static_cast<std::int64_t>(r);
-    baseline.push_back(std::move(v));
+    baseline.push_back(keel::bench::make_virtual_requote(static_cast<std::int64_t>(r)));
   }
   keel::bench::compare(state,
                        [&](std::int64_t) {
@@ -327,6 +313,35 @@ void BM_ReactorDispatch(benchmark::State& state) {
   state.counters["reactors"] = static_cast<double>(reactors);
 }
 BENCHMARK(BM_ReactorDispatch)->Arg(1)->Arg(10)->Arg(50)->Arg(1000);
+
+// The same with the reactor given as a plain function pointer (one more
+// indirect call per reactor: the pointer is not known at compile time).
+void BM_ReactorDispatchFunctionPointer(benchmark::State& state) {
+  const auto reactors = static_cast<std::size_t>(state.range(0));
+  keel::WorldBuilder wb;
+  wb.emplace<ReactorCounter>();
+  keel::World world = std::move(wb).build();
+  auto& rx = world.resource<keel::ReactorNotify>();
+  keel::DataSource source = rx.register_source();
+  for (std::size_t r = 0; r < reactors; ++r) {
+    rx.spawn(QuoteContext{static_cast<std::int64_t>(r), 0}, world.registry(), requote).subscribe(source);
+  }
+  ReactorCounter& counter = world.resource<ReactorCounter>();
+  std::vector<std::unique_ptr<keel::bench::VirtualReactor>> baseline;
+  for (std::size_t r = 0; r < reactors; ++r) {
+    baseline.push_back(keel::bench::make_virtual_requote(static_cast<std::int64_t>(r)));
+  }
+  keel::bench::compare(state,
+                       [&](std::int64_t) {
+                         rx.mark(source);
+                         world.dispatch_reactors();
+                       },
+                       [&](std::int64_t) {
+                         for (auto& v : baseline) v->run(counter);
+                       });
+  state.counters["reactors"] = static_cast<double>(reactors);
+}
+BENCHMARK(BM_ReactorDispatchFunctionPointer)->Arg(1)->Arg(50);
 
 }  // namespace
 

@@ -6,38 +6,23 @@
 // benchmark reports its ns/op and `ratio` = its time / its baseline's time,
 // measured with identical loops in the same run (bench/compare.h).
 //
-//   bazel run --config=bench //bench:dispatch -- --benchmark_repetitions=10 \
-//       --benchmark_report_aggregates_only=true
+//   bazel run --config=bench //bench:dispatch -- --benchmark_repetitions=10 --benchmark_report_aggregates_only=true
 #include <array>
 #include <cstdint>
 #include <memory>
 #include <utility>
 
 #include "bench/compare.h"
+#include "bench/dispatch_fixture.h"
 #include "benchmark/benchmark.h"
 #include "rt/handler.h"
 #include "rt/world.h"
 
 namespace {
 
-struct Quote {
-  std::int32_t level;
-  std::int64_t price;
-  std::int64_t quantity;
-};
-
-// The work: an order-book level update.
-struct OrderBook {
-  std::array<std::int64_t, 8> prices{};
-  std::array<std::int64_t, 8> quantities{};
-  std::uint64_t updates = 0;
-
-  void apply(const Quote& q) {
-    prices[q.level & 7] = q.price;
-    quantities[q.level & 7] = q.quantity;
-    ++updates;
-  }
-};
+using keel::bench::OrderBook;
+using keel::bench::Quote;
+using keel::bench::on_quote;
 
 struct RiskLimits {
   std::int64_t max_quantity = 1'000'000;
@@ -54,8 +39,6 @@ inline void apply_checked(OrderBook& book, const RiskLimits& limits, const Quote
 [[gnu::noinline]] void apply_not_inlined(OrderBook& book, const Quote& q) { book.apply(q); }
 
 // --- the handlers --------------------------------------------------------------
-
-void on_quote(keel::ResMut<OrderBook> book, const Quote& q) { book->apply(q); }
 
 void on_quote_checked(keel::ResMut<OrderBook> book, keel::Res<RiskLimits> limits, const Quote& q) {
   apply_checked(*book, *limits, q);
@@ -148,7 +131,7 @@ BENCHMARK(BM_HandlerResAndResMut);
 void BM_VirtualHandler(benchmark::State& state) {
   keel::World world = make_world();
   OrderBook& book = world.resource<OrderBook>();
-  std::unique_ptr<keel::Handler<const Quote&>> boxed = keel::boxed(keel::handler(world.registry(), on_quote));
+  std::unique_ptr<keel::Handler<const Quote&>> boxed = keel::bench::make_boxed_on_quote(world.registry());
   keel::Handler<const Quote&>& h = *boxed;
   benchmark::DoNotOptimize(&h);
   keel::bench::compare(state, [&](std::int64_t i) { h.run(world, quote(i)); },
@@ -159,7 +142,7 @@ BENCHMARK(BM_VirtualHandler);
 void BM_InlineHandler(benchmark::State& state) {
   keel::World world = make_world();
   OrderBook& book = world.resource<OrderBook>();
-  keel::InlineHandler<const Quote&, 64> h = keel::handler(world.registry(), on_quote);
+  keel::InlineHandler<const Quote&, 64> h = keel::bench::make_inline_on_quote(world.registry());
   benchmark::DoNotOptimize(&h);
   keel::bench::compare(state, [&](std::int64_t i) { h.run(world, quote(i)); },
                        [&](std::int64_t i) { apply_not_inlined(book, quote(i)); });

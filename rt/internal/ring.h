@@ -1,0 +1,111 @@
+// RingBackend: keel::Uring's io_uring backend — the only code that touches
+// the memory io_uring shares with the kernel (the SQ and CQ rings, through
+// liburing's inline accessors).
+//
+// Readiness is a multishot poll per watch (IORING_OP_POLL_ADD with
+// IORING_POLL_ADD_MULTI), re-armed by the Uring when a completion arrives
+// without IORING_CQE_F_MORE. Arms and removals are queued in `pending_` and
+// written to the SQ by wait(), so add()/remove() never enter the kernel and
+// may run on any thread before the first wait(); when the SQ is full, wait()
+// submits what is there and continues (nothing is dropped).
+//
+// Setup flags are probed, not assumed: SINGLE_ISSUER|DEFER_TASKRUN, then
+// COOP_TASKRUN, then none, each step taken only when the kernel answers
+// EINVAL. The ring is created disabled (IORING_SETUP_R_DISABLED) and enabled
+// by the first wait(), so the single issuer is the thread that polls, not
+// the one that built the World. The CQ is sized larger than the SQ
+// (IORING_SETUP_CQSIZE, 4x by default); when it overflows anyway the kernel
+// keeps the completions (IORING_FEAT_NODROP) and sets IORING_SQ_CQ_OVERFLOW,
+// which harvest() checks and drains with io_uring_get_events().
+#pragma once
+
+#include <liburing.h>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "rt/internal/poll_backend.h"
+
+namespace keel::internal {
+
+// Why a ring could not be created.
+struct RingRefusal {
+  enum class Kind { kUnavailable, kOutOfResources, kOther };
+  Kind kind = Kind::kOther;
+  int error = 0;       // errno
+  std::string reason;  // a sentence for the user: what failed and what to do
+};
+
+// Test hook: while one is alive, ring setups fail the way the kernel would,
+// without asking it. Not thread-safe against concurrent setups; for tests.
+struct RingSetupFault {
+  int error = 0;                        // io_uring_setup answers -error (EPERM, ENOSYS, ENOMEM...)
+  unsigned einval_flags = 0;            // ...or -EINVAL for flag sets containing any of these bits
+  const char* disabled_file = nullptr;  // read instead of /proc/sys/kernel/io_uring_disabled
+};
+
+class ScopedRingSetupFault {
+ public:
+  explicit ScopedRingSetupFault(RingSetupFault fault) noexcept;
+  ScopedRingSetupFault(const ScopedRingSetupFault&) = delete;
+  ScopedRingSetupFault& operator=(const ScopedRingSetupFault&) = delete;
+  ~ScopedRingSetupFault();
+
+ private:
+  RingSetupFault fault_;
+  const RingSetupFault* previous_;
+};
+
+class RingBackend final : public PollBackend {
+ public:
+  // Creates a ring of `entries` SQ entries and `cq_entries` CQ entries
+  // (0: 4x entries), probing setup flags. On failure `refusal` says why and
+  // nullptr is returned.
+  static std::unique_ptr<RingBackend> open(unsigned entries, unsigned cq_entries, RingRefusal& refusal);
+
+  ~RingBackend() override;
+
+  bool is_io_uring() const noexcept override { return true; }
+  int add(int fd, std::uint32_t events, std::uint64_t user_data) override;
+  void rearm(int fd, std::uint32_t events, std::uint64_t user_data) override;
+  void remove(int fd, std::uint64_t user_data) override;
+  BackendFailure wait(std::vector<Completion>& out, std::chrono::nanoseconds timeout) override;
+
+  // The IORING_SETUP_* flags the kernel accepted (R_DISABLED, CQSIZE and
+  // CLAMP included) and the ring's sizes.
+  unsigned setup_flags() const noexcept { return flags_; }
+  unsigned sq_entries() const noexcept { return sq_entries_; }
+  unsigned cq_entries() const noexcept { return cq_entries_; }
+  // "SINGLE_ISSUER|DEFER_TASKRUN" and the like: the probed flags by name.
+  static std::string flag_names(unsigned flags);
+
+  // Operations queued for the next wait(), for tests.
+  std::size_t pending() const noexcept { return pending_.size(); }
+
+ private:
+  struct PendingOp {
+    std::uint64_t user_data;
+    int fd;  // -1: a removal of the poll named by user_data
+    std::uint32_t events;
+  };
+
+  RingBackend() = default;
+  BackendFailure flush_pending(std::vector<Completion>& out);
+  int submit(std::vector<Completion>& out);
+  int enter_no_wait(std::vector<Completion>& out);
+  int enter_and_wait(std::vector<Completion>& out, std::chrono::nanoseconds timeout);
+  void harvest(std::vector<Completion>& out);
+
+  io_uring ring_{};
+  std::vector<PendingOp> pending_;
+  unsigned flags_ = 0;
+  unsigned sq_entries_ = 0;
+  unsigned cq_entries_ = 0;
+  bool open_ = false;  // set up: io_uring_queue_exit() owed
+  bool enabled_ = false;
+};
+
+}  // namespace keel::internal
