@@ -85,13 +85,28 @@ class WorldStamp {
 [[noreturn, gnu::cold]] void throw_wrong_world(const std::string_view* handler, std::uint64_t built,
                                                std::uint64_t run);
 
-// The identity check kept on in every build: a handler holds addresses from
-// the World it was built for; running it on another World would touch the
-// first World's resources (or freed memory). One load and one compare per
-// run. The name is passed by address so the fast path loads nothing else.
+// The wrong-World check: a handler holds addresses from the World it was
+// built for; running it on another World would touch the first World's
+// resources (or freed memory). It costs one load and one compare per run,
+// which is 10-20% of a handler doing a few stores (docs/benchmarks.md), so
+// it follows assert(): on unless NDEBUG is defined. Define
+// KEEL_CHECK_WORLD=1 to keep it in a release build (or =0 to drop it from a
+// debug one); do so for every translation unit alike.
+#ifndef KEEL_CHECK_WORLD
+#ifdef NDEBUG
+#define KEEL_CHECK_WORLD 0
+#else
+#define KEEL_CHECK_WORLD 1
+#endif
+#endif
+inline constexpr bool kCheckWorld = KEEL_CHECK_WORLD != 0;
+
+// The name is passed by address so the fast path loads nothing else.
 inline void check_world(WorldStamp built_for, const World& world, const std::string_view& handler) {
-  if (world.serial() != built_for.serial()) [[unlikely]]
-    throw_wrong_world(&handler, built_for.serial(), world.serial());
+  if constexpr (kCheckWorld) {
+    if (world.serial() != built_for.serial()) [[unlikely]]
+      throw_wrong_world(&handler, built_for.serial(), world.serial());
+  }
 }
 
 template <class F>

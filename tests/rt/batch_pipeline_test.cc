@@ -270,6 +270,7 @@ TEST(BatchPipeline, AConstRefEventBatchLendsItemsWithoutCopyingOrMoving) {
 }
 
 TEST(BatchPipeline, RunOnAnotherWorldThrowsAndKeepsTheItems) {
+  if (!keel::internal::kCheckWorld) GTEST_SKIP() << "the wrong-World check is compiled out (NDEBUG)";
   keel::World first = make_world();
   keel::World second = make_world();
   auto batch = order_batch(first.registry(), 4);

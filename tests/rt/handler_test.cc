@@ -449,6 +449,7 @@ TEST(Handler, MissingResourceThrowsConfigErrorNamingResourceAndHandler) {
 // freed memory. The check now compares serials, which are never reused, so
 // this throws whatever addresses the allocator hands out.
 TEST(Handler, RunningAfterItsWorldDiedThrowsEvenIfANewWorldReusesItsAddress) {
+  if (!keel::internal::kCheckWorld) GTEST_SKIP() << "the wrong-World check is compiled out (NDEBUG)";
   std::optional<keel::World> first(make_world());
   auto h = keel::handler(first->registry(), on_quote);
   first.reset();
@@ -459,6 +460,7 @@ TEST(Handler, RunningAfterItsWorldDiedThrowsEvenIfANewWorldReusesItsAddress) {
 }
 
 TEST(Handler, RunningOnAnotherWorldThrowsAndLeavesTheFirstWorldUntouched) {
+  if (!keel::internal::kCheckWorld) GTEST_SKIP() << "the wrong-World check is compiled out (NDEBUG)";
   keel::World first = make_world();
   keel::World second = make_world();
   auto h = keel::handler(first.registry(), on_quote);
@@ -476,6 +478,7 @@ TEST(Handler, RunningOnAnotherWorldThrowsAndLeavesTheFirstWorldUntouched) {
 }
 
 TEST(Handler, BoxedHandlerOnAnotherWorldThrows) {
+  if (!keel::internal::kCheckWorld) GTEST_SKIP() << "the wrong-World check is compiled out (NDEBUG)";
   keel::World first = make_world();
   keel::World second = make_world();
   auto box = keel::boxed(keel::handler(first.registry(), on_quote));
