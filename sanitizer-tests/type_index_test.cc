@@ -7,12 +7,14 @@
 // index handed out twice or a lost shutdown request fails the assertions.
 // Threads start together on a latch; nothing here depends on timing.
 #include "rt/internal/type_index.h"
+#include "rt/internal/serial.h"
 
 #include <gtest/gtest.h>
 
 #include <array>
 #include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <latch>
 #include <set>
 #include <string>
@@ -203,3 +205,44 @@ TEST(Shutdown, HandlerTakingResShutdownStopsTheLoopFromInside) {
 }
 
 }  // namespace
+
+// next_serial() names Worlds (the wrong-World check), SystemIds and
+// BroadcastTokens: Worlds built on several threads at once must still get
+// distinct serials.
+TEST(Serial, ConcurrentCallsNeverReturnTheSameSerialTwice) {
+  constexpr int kThreads = 8;
+  constexpr int kPerThread = 2000;
+  std::latch start(kThreads);
+  std::vector<std::vector<std::uint64_t>> seen(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      start.arrive_and_wait();
+      for (int i = 0; i < kPerThread; ++i) seen[t].push_back(keel::internal::next_serial());
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  std::set<std::uint64_t> all;
+  for (const auto& values : seen) {
+    for (std::size_t i = 1; i < values.size(); ++i) EXPECT_LT(values[i - 1], values[i]);  // per-thread order
+    all.insert(values.begin(), values.end());
+  }
+  EXPECT_EQ(all.size(), static_cast<std::size_t>(kThreads * kPerThread));
+  EXPECT_EQ(all.count(0), 0u);
+}
+
+TEST(Serial, WorldsBuiltOnDifferentThreadsHaveDistinctSerials) {
+  constexpr int kThreads = 4;
+  std::latch start(kThreads);
+  std::vector<std::uint64_t> serials(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      start.arrive_and_wait();
+      keel::World world = keel::WorldBuilder{}.build();
+      serials[t] = world.serial();
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(std::set<std::uint64_t>(serials.begin(), serials.end()).size(), serials.size());
+}
