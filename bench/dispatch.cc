@@ -192,9 +192,7 @@ BENCHMARK(BM_CallbackWithContext);
 void BM_WorldResourceWith1000Resources(benchmark::State& state) {
   keel::World world = make_world_with_1000_resources(std::make_index_sequence<500>{});
   OrderBook& book = world.resource<OrderBook>();
-  keel::World* w = &world;
-  benchmark::DoNotOptimize(w);
-  keel::bench::compare(state, [&](std::int64_t i) { w->resource<OrderBook>().apply(quote(i)); },
+  keel::bench::compare(state, [&](std::int64_t i) { world.resource<OrderBook>().apply(quote(i)); },
                        [&](std::int64_t i) { apply_not_inlined(book, quote(i)); });
 }
 BENCHMARK(BM_WorldResourceWith1000Resources);
