@@ -103,7 +103,7 @@ std::optional<Instant> TimerWheel::deadline(TimerToken token) const noexcept {
   return m.deadline;
 }
 
-// --- placement ------------------------------------------------------------------
+// --- filing timers into the wheel ------------------------------------------------
 
 std::uint64_t TimerWheel::tick_of(Instant t) const noexcept {
   const std::int64_t ns = std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
