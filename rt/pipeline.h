@@ -14,7 +14,8 @@
 // the previous output, or a combinator that does not apply (map on a plain
 // value, on_error without std::expected), is a compile-time error. For
 // guaranteed inlining pass lambdas or keel::fn<&f> rather than function
-// pointers. build_batch(n) gives a pipeline that owns an input buffer.
+// pointers. build_batch(n) gives a pipeline that owns an input buffer
+// (rt/batch_pipeline.h).
 #pragma once
 
 #include <cstddef>
@@ -25,7 +26,6 @@
 #include <tuple>
 #include <type_traits>
 #include <utility>
-#include <vector>
 
 #include "rt/handler.h"
 #include "rt/internal/step.h"
@@ -777,65 +777,6 @@ class Pipeline {
   std::string_view name_;
 };
 
-// A pipeline with its own input buffer: push() items (or fill input()),
-// then run(world) processes each one through the chain independently (an
-// item that ends empty or in error does not stop the rest) and clears the
-// buffer, keeping its capacity.
-template <class In, class Chain>
-class BatchPipeline {
- public:
-  using value_type = std::remove_cvref_t<In>;
-
-  BatchPipeline(const Registry& registry, Chain chain, std::string_view name, std::size_t capacity)
-      : built_for_(registry), chain_(std::move(chain)), name_(name) {
-    input_.reserve(capacity);
-  }
-
-  // Adds an item; false (and the item is not taken: neither copied nor
-  // moved from) when the buffer is full.
-  bool push(const value_type& item) {
-    if (input_.size() == input_.capacity()) return false;
-    input_.push_back(item);
-    return true;
-  }
-  bool push(value_type&& item) {
-    if (input_.size() == input_.capacity()) return false;
-    input_.push_back(std::move(item));
-    return true;
-  }
-
-  // The buffer, for bulk filling. Growing it past capacity() allocates.
-  std::vector<value_type>& input() noexcept { return input_; }
-  std::size_t capacity() const noexcept { return input_.capacity(); }
-
-  // Runs every buffered item through the chain, in order; returns how many.
-  std::size_t run(World& world) {
-    internal::check_world(built_for_, world, name_);
-    const std::size_t count = input_.size();
-    // The bounds are read once: the chain's stores could alias the
-    // vector's own pointers, which would make the compiler reload them per
-    // item.
-    value_type* const items = input_.data();
-    for (std::size_t i = 0; i < count; ++i) {
-      if constexpr (std::is_lvalue_reference_v<In>) {
-        chain_.run(world, static_cast<In>(items[i]));
-      } else {
-        chain_.run(world, std::move(items[i]));
-      }
-    }
-    input_.clear();
-    return count;
-  }
-
-  std::string_view name() const noexcept { return name_; }
-
- private:
-  internal::WorldStamp built_for_;
-  Chain chain_;
-  std::string_view name_;
-  std::vector<value_type> input_;
-};
-
 // Starts a pipeline whose event is In (a value type, or const T& to avoid a copy).
 template <class In>
 auto pipeline(const Registry& registry, std::source_location site = std::source_location::current()) {
@@ -844,4 +785,5 @@ auto pipeline(const Registry& registry, std::source_location site = std::source_
 
 }  // namespace keel
 
+#include "rt/batch_pipeline.h"
 #include "rt/dag.h"

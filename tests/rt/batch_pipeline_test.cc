@@ -3,8 +3,12 @@
 #include <gtest/gtest.h>
 
 #include <cstddef>
+#include <cstring>
 #include <expected>
+#include <functional>
 #include <optional>
+#include <span>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -116,7 +120,7 @@ TEST(BatchPipeline, PushReturnsFalseOnceTheBufferIsFull) {
   EXPECT_EQ(batch.capacity(), 4u);
   for (int i = 0; i < 4; ++i) EXPECT_TRUE(batch.push(RawMsg{.px = i + 1, .qty = 1})) << "item " << i;
   EXPECT_FALSE(batch.push(RawMsg{.px = 99, .qty = 1}));
-  EXPECT_EQ(batch.input().size(), 4u);
+  EXPECT_EQ(batch.size(), 4u);
   EXPECT_EQ(batch.capacity(), 4u);
 
   EXPECT_EQ(batch.run(world), 4u);
@@ -167,7 +171,7 @@ TEST(BatchPipeline, RunClearsTheBufferAndKeepsItsCapacity) {
   auto batch = order_batch(world.registry(), 16);
   for (int i = 1; i <= 10; ++i) batch.push(RawMsg{.px = i, .qty = 1});
   batch.run(world);
-  EXPECT_TRUE(batch.input().empty());
+  EXPECT_EQ(batch.size(), 0u);
   EXPECT_EQ(batch.capacity(), 16u);
   // And it fills to capacity again.
   for (int i = 1; i <= 16; ++i) EXPECT_TRUE(batch.push(RawMsg{.px = i, .qty = 1}));
@@ -181,14 +185,76 @@ TEST(BatchPipeline, RunOnAnEmptyBufferDoesNothing) {
   EXPECT_TRUE(world.resource<Outcomes>().sent.empty());
 }
 
-TEST(BatchPipeline, InputCanBeFilledInBulk) {
+TEST(BatchPipeline, FillAddsGeneratedItemsUpToTheSpareCapacityAndSaysHowMany) {
+  keel::World world = make_world();
+  auto batch = order_batch(world.registry(), 5);
+  batch.push(RawMsg{.px = 1, .qty = 1});
+  const std::vector<RawMsg> received{{2, 1}, {0, 1}, {3, 3}, {4, 4}, {5, 5}, {6, 6}};
+  std::vector<std::size_t> asked;
+  const std::size_t added = batch.fill(received.size(), [&](std::size_t k) {
+    asked.push_back(k);
+    return received[k];
+  });
+  EXPECT_EQ(added, 4u);  // one slot was taken; the generator is not asked past the capacity
+  EXPECT_EQ(asked, (std::vector<std::size_t>{0, 1, 2, 3}));
+  EXPECT_EQ(batch.size(), 5u);
+  EXPECT_EQ(batch.fill(1, [&](std::size_t) { return RawMsg{.px = 9, .qty = 9}; }), 0u);
+  EXPECT_EQ(batch.run(world), 5u);
+  EXPECT_EQ(world.resource<Outcomes>().sent, (std::vector<Order>{{1, 1}, {2, 1}, {3, 3}, {4, 4}}));
+  EXPECT_EQ(world.resource<Outcomes>().undecodable, 1);
+}
+
+TEST(BatchPipeline, FillKeepsTheItemsMadeBeforeTheGeneratorThrew) {
   keel::World world = make_world();
   auto batch = order_batch(world.registry(), 8);
-  const std::vector<RawMsg> received{{1, 1}, {0, 1}, {2, 2}};
-  batch.input().insert(batch.input().end(), received.begin(), received.end());
+  EXPECT_THROW(batch.fill(5,
+                          [](std::size_t k) {
+                            if (k == 3) throw std::runtime_error("truncated datagram");
+                            return RawMsg{.px = static_cast<int>(k) + 1, .qty = 1};
+                          }),
+               std::runtime_error);
+  EXPECT_EQ(batch.size(), 3u);
   EXPECT_EQ(batch.run(world), 3u);
-  EXPECT_EQ(world.resource<Outcomes>().sent, (std::vector<Order>{{1, 1}, {2, 2}}));
-  EXPECT_EQ(world.resource<Outcomes>().undecodable, 1);
+  EXPECT_EQ(world.resource<Outcomes>().sent, (std::vector<Order>{{1, 1}, {2, 1}, {3, 1}}));
+}
+
+TEST(BatchPipeline, BytesWrittenIntoUnfilledSlotsBecomeItemsOnCommit) {
+  keel::World world = make_world();
+  auto batch = order_batch(world.registry(), 4);
+  batch.push(RawMsg{.px = 1, .qty = 1});
+  std::span<RawMsg> slots = batch.unfilled();
+  ASSERT_EQ(slots.size(), 3u);
+  EXPECT_EQ(slots.data(), batch.items().data() + 1);
+  const RawMsg wire[2] = {{7, 2}, {8, 3}};  // as a recvmmsg or memcpy would leave them
+  std::memcpy(static_cast<void*>(slots.data()), wire, sizeof wire);
+  batch.commit(2);
+  EXPECT_EQ(batch.size(), 3u);
+  EXPECT_EQ(batch.run(world), 3u);
+  EXPECT_EQ(world.resource<Outcomes>().sent, (std::vector<Order>{{1, 1}, {7, 2}, {8, 3}}));
+}
+
+TEST(BatchPipeline, CommitCountsNoMoreThanTheSpareSlots) {
+  keel::World world = make_world();
+  auto batch = order_batch(world.registry(), 2);
+  for (RawMsg& slot : batch.unfilled()) slot = RawMsg{.px = 5, .qty = 1};
+  batch.commit(10);
+  EXPECT_EQ(batch.size(), 2u);
+  EXPECT_TRUE(batch.unfilled().empty());
+  EXPECT_FALSE(batch.push(RawMsg{.px = 6, .qty = 1}));
+}
+
+TEST(BatchPipeline, EmplaceConstructsTheItemInTheBuffer) {
+  keel::World world = make_world();
+  Counts counts;
+  std::vector<int> seen;
+  auto batch = keel::pipeline<const Tracked&>(world.registry())
+                   .then([&](const Tracked& t) { seen.push_back(t.value); })
+                   .build_batch(1);
+  EXPECT_TRUE(batch.emplace(counts, 7));
+  EXPECT_FALSE(batch.emplace(counts, 8));
+  EXPECT_EQ(counts.copies + counts.moves, 0);
+  batch.run(world);
+  EXPECT_EQ(seen, (std::vector<int>{7}));
 }
 
 TEST(BatchPipeline, RunningTwiceProcessesEachBatchOnce) {
@@ -206,11 +272,11 @@ TEST(BatchPipeline, RunningTwiceProcessesEachBatchOnce) {
 TEST(BatchPipeline, RunsWithoutReallocatingItsBuffer) {
   keel::World world = make_world();
   auto batch = order_batch(world.registry(), 32);
-  const RawMsg* const buffer = batch.input().data();
+  const RawMsg* const buffer = batch.items().data();
   for (int round = 0; round < 5; ++round) {
     for (int i = 0; i < 32; ++i) ASSERT_TRUE(batch.push(RawMsg{.px = i + 1, .qty = 1}));
     EXPECT_EQ(batch.run(world), 32u);
-    EXPECT_EQ(batch.input().data(), buffer) << "round " << round;
+    EXPECT_EQ(batch.items().data(), buffer) << "round " << round;
     EXPECT_EQ(batch.capacity(), 32u) << "round " << round;
   }
   EXPECT_EQ(world.resource<Outcomes>().sent.size(), 5u * 32u);
@@ -260,7 +326,7 @@ TEST(BatchPipeline, AConstRefEventBatchLendsItemsWithoutCopyingOrMoving) {
   batch.push(Tracked(counts, 1));
   batch.push(Tracked(counts, 2));
   const Counts before = counts;
-  const Tracked* first = &batch.input()[0];
+  const Tracked* first = batch.items().data();
   batch.run(world);
   ASSERT_EQ(seen.size(), 2u);
   EXPECT_EQ(seen[0], first);
@@ -276,10 +342,127 @@ TEST(BatchPipeline, RunOnAnotherWorldThrowsAndKeepsTheItems) {
   auto batch = order_batch(first.registry(), 4);
   batch.push(RawMsg{.px = 1, .qty = 1});
   EXPECT_THROW(batch.run(second), keel::ConfigError);
-  EXPECT_EQ(batch.input().size(), 1u);
+  EXPECT_EQ(batch.size(), 1u);
   EXPECT_TRUE(second.resource<Outcomes>().sent.empty());
   EXPECT_EQ(batch.run(first), 1u);
   EXPECT_EQ(first.resource<Outcomes>().sent.size(), 1u);
+}
+
+}  // namespace
+
+namespace {
+
+// Counts live instances, to see which items a batch destroyed.
+struct Live {
+  explicit Live(int& live, int value) : live(&live), value(value) { ++*this->live; }
+  Live(const Live& other) : live(other.live), value(other.value) { ++*live; }
+  Live(Live&& other) noexcept : live(other.live), value(other.value) { ++*live; }
+  ~Live() { --*live; }
+  int* live;
+  int value;
+};
+
+TEST(BatchPipeline, AThrowingStepLosesTheItemsUpToItAndKeepsTheRestForTheNextRun) {
+  keel::World world = make_world();
+  int live = 0;
+  std::vector<int> seen;
+  auto batch = keel::pipeline<const Live&>(world.registry())
+                   .then([&](const Live& item) {
+                     if (item.value == 3) throw std::runtime_error("poison item");
+                     seen.push_back(item.value);
+                   })
+                   .build_batch(8);
+  for (int v = 1; v <= 5; ++v) batch.emplace(live, v);
+  EXPECT_THROW(batch.run(world), std::runtime_error);
+  EXPECT_EQ(seen, (std::vector<int>{1, 2}));
+  ASSERT_EQ(batch.size(), 2u);
+  EXPECT_EQ(live, 2);  // items 1, 2 and the poison item 3 were destroyed
+  EXPECT_EQ(batch.items()[0].value, 4);
+  EXPECT_EQ(batch.items()[1].value, 5);
+  EXPECT_EQ(batch.run(world), 2u);
+  EXPECT_EQ(seen, (std::vector<int>{1, 2, 4, 5}));
+  EXPECT_EQ(live, 0);
+}
+
+TEST(BatchPipeline, ItemsPushedByAStepDuringARunWaitForTheNextRun) {
+  keel::World world = make_world();
+  // The step reaches its own batch through a std::function set after build.
+  struct Loop {
+    std::vector<int> seen;
+    std::function<bool(int)> push;
+  } loop;
+  auto batch = keel::pipeline<int>(world.registry())
+                   .then([&loop](int x) {
+                     loop.seen.push_back(x);
+                     if (x < 3) loop.push(x + 10);
+                   })
+                   .build_batch(8);
+  loop.push = [&batch](int x) { return batch.push(x); };
+  batch.push(1);
+  batch.push(2);
+  batch.push(5);
+  EXPECT_EQ(batch.run(world), 3u);
+  EXPECT_EQ(loop.seen, (std::vector<int>{1, 2, 5}));
+  ASSERT_EQ(batch.size(), 2u);
+  EXPECT_EQ(batch.run(world), 2u);
+  EXPECT_EQ(loop.seen, (std::vector<int>{1, 2, 5, 11, 12}));
+  EXPECT_EQ(batch.size(), 0u);
+}
+
+TEST(BatchPipeline, RunOrClearFromInsideItsOwnRunThrowsAndTheItemsSurvive) {
+  keel::World world = make_world();
+  std::function<void()> reenter;
+  std::vector<int> seen;
+  auto batch = keel::pipeline<int>(world.registry())
+                   .then([&](int x) {
+                     seen.push_back(x);
+                     if (x == 2) reenter();
+                   })
+                   .build_batch(4);
+  reenter = [&] { batch.run(world); };
+  for (int x = 1; x <= 3; ++x) batch.push(x);
+  try {
+    batch.run(world);
+    ADD_FAILURE() << "a nested run() must throw";
+  } catch (const keel::ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("from inside its own run()"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(seen, (std::vector<int>{1, 2}));
+  EXPECT_EQ(batch.size(), 1u);  // item 3 is kept
+
+  reenter = [&] { batch.clear(); };
+  batch.push(2);
+  EXPECT_THROW(batch.run(world), keel::ConfigError);
+  EXPECT_EQ(batch.size(), 0u);  // 3 ran, 2 threw: both gone
+  EXPECT_EQ(seen, (std::vector<int>{1, 2, 3, 2}));
+}
+
+TEST(BatchPipeline, ClearDestroysTheItemsWithoutRunningThem) {
+  keel::World world = make_world();
+  int live = 0;
+  int ran = 0;
+  auto batch = keel::pipeline<const Live&>(world.registry()).then([&](const Live&) { ++ran; }).build_batch(4);
+  batch.emplace(live, 1);
+  batch.emplace(live, 2);
+  EXPECT_EQ(live, 2);
+  batch.clear();
+  EXPECT_EQ(live, 0);
+  EXPECT_EQ(batch.size(), 0u);
+  EXPECT_EQ(batch.run(world), 0u);
+  EXPECT_EQ(ran, 0);
+}
+
+TEST(BatchPipeline, DestroyingTheBatchDestroysItsBufferedItems) {
+  keel::World world = make_world();
+  int live = 0;
+  {
+    auto batch = keel::pipeline<Live>(world.registry()).then([](Live) {}).build_batch(4);
+    batch.emplace(live, 1);
+    batch.emplace(live, 2);
+    batch.emplace(live, 3);
+    EXPECT_EQ(live, 3);
+  }
+  EXPECT_EQ(live, 0);
 }
 
 }  // namespace
