@@ -106,13 +106,16 @@ struct Source {
   }
 };
 
+template <class Op, class X>
+decltype(auto) run_op(Op& op, World& world, X&& x);
+
 template <class Prev, class Op>
 struct Link {
   [[no_unique_address]] Prev prev;
   [[no_unique_address]] Op op;
   template <class In>
   decltype(auto) run(World& world, In&& in) {
-    return op.apply(world, prev.run(world, std::forward<In>(in)));
+    return run_op(op, world, prev.run(world, std::forward<In>(in)));
   }
 };
 
@@ -162,13 +165,23 @@ auto apply_lifted(Op& op, World& world, X&& x) {
   }
 }
 
+// Runs one operation on the previous output. An operation that declares
+// `sees_through_optional` defines apply_one() for a plain optional or
+// expected, and apply_lifted() carries it through an optional<expected>;
+// the others define apply() themselves.
+template <class Op, class X>
+decltype(auto) run_op(Op& op, World& world, X&& x) {
+  if constexpr (requires { typename Op::sees_through_optional; }) {
+    return apply_lifted(op, world, std::forward<X>(x));
+  } else {
+    return op.apply(world, std::forward<X>(x));
+  }
+}
+
 template <class S, bool Splat>
 struct MapOp {
   S step;
-  template <class X>
-  auto apply(World& world, X&& x) {
-    return apply_lifted(*this, world, std::forward<X>(x));
-  }
+  using sees_through_optional = void;
   template <class X>
   auto apply_one(World& world, X&& x) {
     using D = Decayed<X>;
@@ -210,10 +223,7 @@ struct MapOp {
 template <class S, bool Splat>
 struct FilterOp {
   S step;
-  template <class X>
-  auto apply(World& world, X&& x) {
-    return apply_lifted(*this, world, std::forward<X>(x));
-  }
+  using sees_through_optional = void;
   template <class X>
   auto apply_one(World& world, X&& x) {
     using D = Decayed<X>;
@@ -235,10 +245,7 @@ struct FilterOp {
 template <class S, bool Splat>
 struct AndThenOp {
   S step;
-  template <class X>
-  auto apply(World& world, X&& x) {
-    return apply_lifted(*this, world, std::forward<X>(x));
-  }
+  using sees_through_optional = void;
   template <class X>
   auto apply_one(World& world, X&& x) {
     using D = Decayed<X>;
@@ -339,10 +346,7 @@ struct UnwrapOrOp {
 template <class S>
 struct OnErrorOp {
   S step;
-  template <class X>
-  auto apply(World& world, X&& x) {
-    return apply_lifted(*this, world, std::forward<X>(x));
-  }
+  using sees_through_optional = void;
   template <class X>
   auto apply_one(World& world, X&& x) {
     using D = Decayed<X>;
@@ -361,10 +365,7 @@ struct OnErrorOp {
 template <class S>
 struct MapErrorOp {
   S step;
-  template <class X>
-  auto apply(World& world, X&& x) {
-    return apply_lifted(*this, world, std::forward<X>(x));
-  }
+  using sees_through_optional = void;
   template <class X>
   auto apply_one(World& world, X&& x) {
     using D = Decayed<X>;
@@ -383,10 +384,7 @@ struct MapErrorOp {
 template <class S>
 struct OrElseOp {
   S step;
-  template <class X>
-  auto apply(World& world, X&& x) {
-    return apply_lifted(*this, world, std::forward<X>(x));
-  }
+  using sees_through_optional = void;
   template <class X>
   auto apply_one(World& world, X&& x) {
     using D = Decayed<X>;
@@ -421,10 +419,7 @@ struct InspectErrorOp {
 };
 
 struct OkOp {
-  template <class X>
-  auto apply(World& world, X&& x) {
-    return apply_lifted(*this, world, std::forward<X>(x));
-  }
+  using sees_through_optional = void;
   template <class X>
   auto apply_one(World&, X&& x) {
     using D = Decayed<X>;
