@@ -30,6 +30,48 @@ template <class T>
 class Local;
 class Seq;
 class RegistryRef;
+template <class F>
+class HandlerTemplate;
+template <class F>
+class CallbackTemplate;
+
+// Composition (pipeline.h, batch_pipeline.h, dag.h, fan_out.h).
+template <class In, class Chain>
+class Pipeline;
+template <class In, class Chain>
+class BatchPipeline;
+template <class E, class... Handlers>
+class FanOut;
+template <class E>
+class Broadcast;
+class BroadcastToken;
+
+// Systems and reactors (system.h, scheduler.h, reactor.h).
+template <class F>
+class System;
+class SystemId;
+class Scheduler;
+class SchedulerInstaller;
+class DataSource;
+class ReactorToken;
+class ReactorNotify;
+template <class Key>
+class SourceRegistry;
+
+// Drivers (uring.h, timer.h, signal.h).
+class Uring;
+class UringPoller;
+class UringWaker;
+class UringError;
+struct UringInstaller;
+class Watch;
+struct Readiness;
+class TimerWheel;
+class TimerPoller;
+class TimerToken;
+struct TimerInstaller;
+struct SignalInstaller;
+class SignalSource;
 
 namespace testing {
 class TestHarness;

@@ -15,6 +15,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "rt/error.h"
 #include "rt/handler.h"
 
 namespace keel {
@@ -46,6 +47,8 @@ class CatchingHandler {
   void run(World& world, event_type event) {
     try {
       HandlerAccess<H>::get(inner_).run(world, std::forward<event_type>(event));
+    } catch (const ConfigError&) {
+      throw;  // a bug in how the program is put together, not a failed event
     } catch (...) {
       on_error_(std::current_exception());
     }
@@ -94,6 +97,9 @@ class ClonedHandler {
 
 // A handler that reports exceptions to on_error(std::exception_ptr) instead
 // of letting them escape; the wrapped handler stays usable for the next event.
+// keel::ConfigError is the exception: it still escapes, because it reports a
+// bug in how the program is put together (the handler run on another World),
+// which no per-event error handler should be able to hide.
 template <class H, class OnError>
 auto catch_exceptions(H handler, OnError on_error) {
   static_assert(std::is_invocable_v<OnError&, std::exception_ptr>,
