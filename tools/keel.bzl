@@ -68,3 +68,80 @@ def keel_compile_ok_test(name, src, deps = [], tags = []):
         size = "small",
         tags = tags + ["compile_fail"],
     )
+
+def keel_compile_fail_tests(tests, ok = None, deps = [], tags = []):
+    """One keel_compile_fail_test per entry of `tests`: `<stem>.cc` -> `<stem>_test`.
+
+    `tests` maps a snippet's file stem to its `expect` list, so a family of
+    mistakes reads as one table. `ok`, a stem too, adds the family's positive
+    control: a keel_compile_ok_test of `<ok>.cc` named `<ok>_test`.
+    """
+    if ok != None:
+        keel_compile_ok_test(name = ok + "_test", src = ok + ".cc", deps = deps, tags = tags)
+    for stem, expect in tests.items():
+        keel_compile_fail_test(
+            name = stem + "_test",
+            src = stem + ".cc",
+            expect = expect,
+            deps = deps,
+            tags = tags,
+        )
+
+# --- Examples (//examples) -----------------------------------------------------
+
+def keel_example(name, expect, srcs = None, deps = ["//rt"], doc = None):
+    """A runnable example: the binary `name` and the test `<name>_runs_test`.
+
+    The test runs the binary and passes if it exits 0 and prints every
+    fragment in `expect` (examples/run_example.sh). `srcs` defaults to
+    `<name>.cc`. With `doc` (a Markdown label), `<name>_doc_snippets_test`
+    also checks that the code quoted on that page is in `srcs`, verbatim; a
+    page quoting several examples uses keel_doc_snippets_test instead.
+    """
+    if srcs == None:
+        srcs = [name + ".cc"]
+    keel_cc_binary(name = name, srcs = srcs, deps = deps)
+    keel_example_test(name = name + "_runs_test", example = name, expect = expect)
+    if doc != None:
+        keel_doc_snippets_test(name = name + "_doc_snippets_test", docs = [doc], srcs = srcs)
+
+def keel_example_test(name, example, expect, env = {}):
+    """Runs the example binary `example` (same package) with `env`; passes if it
+    exits 0 and prints every fragment in `expect`."""
+    if not expect:
+        fail("keel_example_test(%s): `expect` must name at least one line" % name)
+    native.sh_test(
+        name = name,
+        size = "small",
+        srcs = ["//examples:run_example.sh"],
+        args = ["$(location :%s)" % example] + [_shell_quote(e) for e in expect],
+        data = [":" + example],
+        env = env,
+    )
+
+def keel_doc_snippets_test(name, docs, srcs):
+    """Checks that every ```cpp block of the Markdown files (or filegroups)
+    `docs` is marked, and that the marked ones are in `srcs`, verbatim
+    (examples/check_snippets.sh)."""
+    native.sh_test(
+        name = name,
+        size = "small",
+        srcs = ["//examples:check_snippets.sh"],
+        args = ["$(locations %s)" % d for d in docs],
+        data = srcs + docs,
+    )
+
+# --- Sanitizer tests (//sanitizer-tests) ---------------------------------------
+
+def keel_sanitizer_test(name, tags = []):
+    """A small test of one raw-memory pattern: `<name>.cc` against //rt.
+
+    Tag it "tsan" when it exercises threads and belongs under --config=tsan.
+    """
+    keel_cc_test(
+        name = name,
+        size = "small",
+        srcs = [name + ".cc"],
+        tags = tags,
+        deps = ["//rt"],
+    )

@@ -14,6 +14,8 @@
 #include "rt/handler.h"
 #include "rt/param.h"
 #include "rt/world.h"
+#include "tests/rt/fixtures.h"
+#include "tests/rt/tracking.h"
 
 // Named namespace: see handler_test.cc (functions taking these types must
 // keep external linkage to be named from the dynamic symbol table).
@@ -34,34 +36,13 @@ struct TimerCtx {
   int fires = 0;
 };
 
-// A context that counts its copies and moves.
-struct Counts {
-  int copies = 0;
-  int moves = 0;
-};
+// A context that counts its copies and moves (through its tracker).
 struct TrackedCtx {
-  TrackedCtx(Counts& counts, int id) : counts(&counts), id(id) {}
-  TrackedCtx(const TrackedCtx& other) : counts(other.counts), id(other.id), fires(other.fires) { ++counts->copies; }
-  TrackedCtx(TrackedCtx&& other) noexcept : counts(other.counts), id(other.id), fires(other.fires) {
-    ++counts->moves;
-  }
-  TrackedCtx& operator=(const TrackedCtx&) = delete;
-  TrackedCtx& operator=(TrackedCtx&&) = delete;
+  TrackedCtx(keel_test::Counts& counts, int id) : tracker(counts), id(id) {}
 
-  Counts* counts;
+  keel_test::Tracked tracker;
   int id;
   int fires = 0;
-};
-
-// A parameter that counts how often it is resolved.
-struct InitCounter {
-  static inline int inits = 0;
-  struct State {};
-  static State init(const keel::Registry&) {
-    ++inits;
-    return {};
-  }
-  static InitCounter fetch(keel::World&, State&) noexcept { return {}; }
 };
 
 struct [[nodiscard]] MustUse {
@@ -70,14 +51,16 @@ struct [[nodiscard]] MustUse {
 
 }  // namespace callback_test
 
-using callback_test::Counts;
-using callback_test::InitCounter;
 using callback_test::Limits;
 using callback_test::Missing;
 using callback_test::MustUse;
 using callback_test::Stats;
 using callback_test::TimerCtx;
 using callback_test::TrackedCtx;
+using keel_test::config_error_message;
+using keel_test::Contains;
+using keel_test::Counts;
+using keel_test::InitCounter;
 
 void on_timeout(TimerCtx& ctx, keel::ResMut<Stats> stats, keel::Res<Limits> lim, int at) {
   ++ctx.fires;
@@ -90,31 +73,7 @@ void on_timeout_needing_missing(TimerCtx& ctx, keel::Res<Missing>, int) { ++ctx.
 
 namespace {
 
-keel::World make_world(int scale = 1) {
-  keel::WorldBuilder wb;
-  wb.insert(Stats{});
-  wb.insert(Limits{.scale = scale});
-  return std::move(wb).build();
-}
-
-::testing::AssertionResult Contains(std::string_view text, std::string_view part) {
-  if (text.find(part) != std::string_view::npos) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << "\"" << text << "\" does not contain \"" << part << "\"";
-}
-
-template <class F>
-std::string config_error_from(F&& f) {
-  try {
-    f();
-  } catch (const keel::ConfigError& e) {
-    return e.what();
-  } catch (...) {
-    ADD_FAILURE() << "threw something other than keel::ConfigError";
-    return {};
-  }
-  ADD_FAILURE() << "did not throw keel::ConfigError";
-  return {};
-}
+keel::World make_world(int scale = 1) { return keel_test::world_with(Stats{}, Limits{.scale = scale}); }
 
 std::string site(int line) { return "callback_test.cc:" + std::to_string(line); }
 
@@ -224,12 +183,12 @@ TEST(Callback, IgnoresReturnValues) {
 TEST(Callback, MissingResourceThrowsConfigErrorNamingResourceAndCallback) {
   keel::World world = make_world();
   const std::string named =
-      config_error_from([&] { keel::callback(TimerCtx{}, world.registry(), on_timeout_needing_missing); });
+      config_error_message([&] { keel::callback(TimerCtx{}, world.registry(), on_timeout_needing_missing); });
   EXPECT_TRUE(Contains(named, "'callback_test::Missing'"));
   EXPECT_TRUE(Contains(named, "'on_timeout_needing_missing'"));
 
   const int line = __LINE__ + 1;
-  const std::string lambda = config_error_from([&] { keel::callback(TimerCtx{}, world.registry(), [](TimerCtx&, keel::ResMut<Missing>, int) {}); });
+  const std::string lambda = config_error_message([&] { keel::callback(TimerCtx{}, world.registry(), [](TimerCtx&, keel::ResMut<Missing>, int) {}); });
   EXPECT_TRUE(Contains(lambda, "'callback_test::Missing'"));
   EXPECT_TRUE(Contains(lambda, "lambda at " + site(line)));
 }
@@ -240,7 +199,7 @@ TEST(Callback, RunningOnAnotherWorldThrowsAndLeavesContextAndWorldsUntouched) {
   keel::World second = make_world();
   auto cb = keel::callback(TimerCtx{.id = 1}, first.registry(), on_timeout);
 
-  const std::string message = config_error_from([&] { cb.run(second, 1); });
+  const std::string message = config_error_message([&] { cb.run(second, 1); });
   EXPECT_TRUE(Contains(message, "'on_timeout'"));
   EXPECT_TRUE(Contains(message, "another World"));
   EXPECT_EQ(cb.ctx().fires, 0);
@@ -325,7 +284,7 @@ TEST(CallbackTemplate, ResolvesParametersOnceNotOnGenerate) {
 TEST(CallbackTemplate, ThrowsForMissingResourceAtConstruction) {
   keel::World world = make_world();
   const std::string message =
-      config_error_from([&] { keel::CallbackTemplate tmpl(world.registry(), on_timeout_needing_missing); });
+      config_error_message([&] { keel::CallbackTemplate tmpl(world.registry(), on_timeout_needing_missing); });
   EXPECT_TRUE(Contains(message, "'callback_test::Missing'"));
   EXPECT_TRUE(Contains(message, "'on_timeout_needing_missing'"));
 }
@@ -335,7 +294,7 @@ TEST(CallbackTemplate, GeneratedCallbacksAreCheckedAgainstTheirWorld) {
   keel::World second = make_world();
   keel::CallbackTemplate tmpl(first.registry(), on_timeout);
   auto cb = tmpl.generate(TimerCtx{.id = 9});
-  const std::string message = config_error_from([&] { cb.run(second, 1); });
+  const std::string message = config_error_message([&] { cb.run(second, 1); });
   EXPECT_TRUE(Contains(message, "'on_timeout'"));
   EXPECT_EQ(first.resource<Stats>().fires, 0);
   EXPECT_EQ(cb.ctx().fires, 0);

@@ -18,6 +18,8 @@
 #include "rt/handler.h"
 #include "rt/param.h"
 #include "rt/world.h"
+#include "tests/rt/fixtures.h"
+#include "tests/rt/tracking.h"
 
 namespace dag_test {
 
@@ -44,25 +46,6 @@ struct Total {
 };
 struct Missing {};
 
-struct Counts {
-  int copies = 0;
-  int moves = 0;
-};
-struct Tracked {
-  Tracked(Counts& counts, int value) : counts(&counts), value(value) {}
-  Tracked(const Tracked& other) : counts(other.counts), value(other.value) { ++counts->copies; }
-  Tracked(Tracked&& other) noexcept : counts(other.counts), value(other.value) {
-    ++counts->moves;
-    other.moved_from = true;
-  }
-  Tracked& operator=(const Tracked&) = delete;
-  Tracked& operator=(Tracked&&) = delete;
-
-  Counts* counts;
-  int value;
-  bool moved_from = false;
-};
-
 Tick decode(const Tick& t) { return t; }
 Mid update_mid(const Tick& t) { return Mid{(t.bid + t.ask) / 2}; }
 Spread update_spread(const Tick& t) { return Spread{t.ask - t.bid}; }
@@ -71,7 +54,6 @@ void publish(keel::ResMut<Published> p, Fair f) { p->fair.push_back(f.value); }
 
 }  // namespace dag_test
 
-using dag_test::Counts;
 using dag_test::Fair;
 using dag_test::Mid;
 using dag_test::Missing;
@@ -79,21 +61,13 @@ using dag_test::Published;
 using dag_test::Spread;
 using dag_test::Tick;
 using dag_test::Total;
-using dag_test::Tracked;
+using keel_test::Contains;
+using keel_test::Counts;
+using keel_test::Tracked;
 
 namespace {
 
-keel::World make_world() {
-  keel::WorldBuilder wb;
-  wb.insert(Published{});
-  wb.insert(Total{});
-  return std::move(wb).build();
-}
-
-::testing::AssertionResult Contains(std::string_view text, std::string_view part) {
-  if (text.find(part) != std::string_view::npos) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << "\"" << text << "\" does not contain \"" << part << "\"";
-}
+keel::World make_world() { return keel_test::world_with(Published{}, Total{}); }
 
 template <class T>
 using Opt = std::optional<T>;

@@ -15,6 +15,8 @@
 #include "rt/handler.h"
 #include "rt/param.h"
 #include "rt/world.h"
+#include "tests/rt/fixtures.h"
+#include "tests/rt/tracking.h"
 
 namespace handler_adapters_test {
 
@@ -22,31 +24,11 @@ struct Log {
   std::vector<int> values;
 };
 
-// An event that counts its copies and moves.
-struct Counts {
-  int copies = 0;
-  int moves = 0;
-};
-struct Tracked {
-  Tracked(Counts& counts, int value) : counts(&counts), value(value) {}
-  Tracked(const Tracked& other) : counts(other.counts), value(other.value) { ++counts->copies; }
-  Tracked(Tracked&& other) noexcept : counts(other.counts), value(other.value) {
-    ++counts->moves;
-    other.moved_from = true;
-  }
-  Tracked& operator=(const Tracked&) = delete;
-  Tracked& operator=(Tracked&&) = delete;
-
-  Counts* counts;
-  int value;
-  bool moved_from = false;
-};
-
 }  // namespace handler_adapters_test
 
-using handler_adapters_test::Counts;
 using handler_adapters_test::Log;
-using handler_adapters_test::Tracked;
+using keel_test::Counts;
+using keel_test::Tracked;
 
 // Logs every event it sees, counting them in its Local, and throws on
 // negative events after counting.
@@ -61,11 +43,7 @@ void record_value(keel::ResMut<Log> log, Tracked t) { log->values.push_back(t.va
 
 namespace {
 
-keel::World make_world() {
-  keel::WorldBuilder wb;
-  wb.insert(Log{});
-  return std::move(wb).build();
-}
+keel::World make_world() { return keel_test::world_with(Log{}); }
 
 std::vector<int>& log_of(keel::World& world) { return world.resource<Log>().values; }
 
@@ -226,7 +204,7 @@ TEST(Cloned, RunsAValueHandlerAsAHandlerOfConstReferencesCopyingEachEventOnce) {
   adapted.run(world, event);
   adapted.run(world, event);
   EXPECT_EQ(counts.copies, 3);
-  EXPECT_FALSE(event.moved_from);  // the caller's event is untouched
+  EXPECT_FALSE(event.moved_from());  // the caller's event is untouched
   EXPECT_EQ(log_of(world), (std::vector<int>{5, 5, 5}));
   EXPECT_EQ(adapted.name(), "record_value");
 }
@@ -258,9 +236,9 @@ TEST(Cloned, WrapsABoxedValueHandlerCopyingEachEventOnce) {
 
 TEST(Cloned, GivesTheInnerHandlerItsOwnCopyToMoveFrom) {
   keel::World world = make_world();
+  Counts counts;  // outlives `sink`
   std::vector<Tracked> sink;
   auto adapted = keel::cloned(keel::handler(world.registry(), [&sink](Tracked t) { sink.push_back(std::move(t)); }));
-  Counts counts;
   const Tracked event(counts, 1);
   sink.reserve(2);
   adapted.run(world, event);
@@ -268,7 +246,7 @@ TEST(Cloned, GivesTheInnerHandlerItsOwnCopyToMoveFrom) {
   ASSERT_EQ(sink.size(), 2u);
   EXPECT_EQ(sink[0].value, 1);
   EXPECT_EQ(counts.copies, 2);  // one per event; the rest are moves
-  EXPECT_FALSE(event.moved_from);
+  EXPECT_FALSE(event.moved_from());
 }
 
 // ---------------------------------------------------------------------------

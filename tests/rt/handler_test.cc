@@ -17,6 +17,8 @@
 #include "rt/error.h"
 #include "rt/param.h"
 #include "rt/world.h"
+#include "tests/rt/fixtures.h"
+#include "tests/rt/tracking.h"
 
 // Test types live in a named namespace: a function whose signature mentions a
 // type from an anonymous namespace has internal linkage itself, and so would
@@ -35,37 +37,6 @@ struct Quote {
 };
 struct Missing {};
 
-// Counts the copies and moves of an event.
-struct Counts {
-  int copies = 0;
-  int moves = 0;
-};
-struct Tracked {
-  Tracked(Counts& counts, int value) : counts(&counts), value(value) {}
-  Tracked(const Tracked& other) : counts(other.counts), value(other.value) { ++counts->copies; }
-  Tracked(Tracked&& other) noexcept : counts(other.counts), value(other.value) {
-    ++counts->moves;
-    other.moved_from = true;
-  }
-  Tracked& operator=(const Tracked&) = delete;
-  Tracked& operator=(Tracked&&) = delete;
-
-  Counts* counts;
-  int value;
-  bool moved_from = false;
-};
-
-// A parameter that counts how often it is resolved.
-struct InitCounter {
-  static inline int inits = 0;
-  struct State {};
-  static State init(const keel::Registry&) {
-    ++inits;
-    return {};
-  }
-  static InitCounter fetch(keel::World&, State&) noexcept { return {}; }
-};
-
 struct [[nodiscard]] MustUse {
   int value;
 };
@@ -79,13 +50,15 @@ void apply_quote(keel::ResMut<Book> book, const Quote& q) {
 }  // namespace handler_test
 
 using handler_test::Book;
-using handler_test::Counts;
-using handler_test::InitCounter;
 using handler_test::Limits;
 using handler_test::Missing;
 using handler_test::MustUse;
 using handler_test::Quote;
-using handler_test::Tracked;
+using keel_test::config_error_message;
+using keel_test::Contains;
+using keel_test::Counts;
+using keel_test::InitCounter;
+using keel_test::Tracked;
 
 // External linkage, global namespace: named "on_quote" from the dynamic
 // symbol table.
@@ -107,32 +80,7 @@ static void static_on_quote(keel::ResMut<Book> book, const Quote& q) { book->qty
 
 namespace {
 
-keel::World make_world(int max_qty = 100) {
-  keel::WorldBuilder wb;
-  wb.insert(Book{});
-  wb.insert(Limits{.max_qty = max_qty});
-  return std::move(wb).build();
-}
-
-::testing::AssertionResult Contains(std::string_view text, std::string_view part) {
-  if (text.find(part) != std::string_view::npos) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << "\"" << text << "\" does not contain \"" << part << "\"";
-}
-
-// Runs `f`, expecting a ConfigError; returns its message.
-template <class F>
-std::string config_error_from(F&& f) {
-  try {
-    f();
-  } catch (const keel::ConfigError& e) {
-    return e.what();
-  } catch (...) {
-    ADD_FAILURE() << "threw something other than keel::ConfigError";
-    return {};
-  }
-  ADD_FAILURE() << "did not throw keel::ConfigError";
-  return {};
-}
+keel::World make_world(int max_qty = 100) { return keel_test::world_with(Book{}, Limits{.max_qty = max_qty}); }
 
 std::string site(int line) { return "handler_test.cc:" + std::to_string(line); }
 
@@ -254,7 +202,7 @@ TEST(Handler, TakesEventByValueWithoutCopyingAnRvalue) {
   h.run(world, kept);
   EXPECT_EQ(received, 7);
   EXPECT_EQ(counts.copies, 1);
-  EXPECT_FALSE(kept.moved_from);
+  EXPECT_FALSE(kept.moved_from());
 }
 
 TEST(Handler, TakesEventByConstReferenceWithoutCopyingOrMoving) {
@@ -273,16 +221,16 @@ TEST(Handler, TakesEventByConstReferenceWithoutCopyingOrMoving) {
 
 TEST(Handler, TakesEventByRvalueReferenceSoTheFunctionCanMoveFromIt) {
   keel::World world = make_world();
+  Counts counts;  // outlives `sink`
   std::optional<Tracked> sink;
   auto h = keel::handler(world.registry(), [&sink](Tracked&& e) { sink.emplace(std::move(e)); });
   static_assert(std::is_same_v<decltype(h)::event_type, Tracked&&>);
 
-  Counts counts;
   Tracked event(counts, 5);
   h.run(world, std::move(event));
   ASSERT_TRUE(sink.has_value());
   EXPECT_EQ(sink->value, 5);
-  EXPECT_TRUE(event.moved_from);  // NOLINT(bugprone-use-after-move): the point of the test
+  EXPECT_TRUE(event.moved_from());  // NOLINT(bugprone-use-after-move): the point of the test
   EXPECT_EQ(counts.copies, 0);
   EXPECT_EQ(counts.moves, 1);  // only the function's own move
 }
@@ -344,11 +292,11 @@ TEST(Handler, BoxedHandlerRunsAndNamesThroughTheVirtualInterface) {
 
 TEST(Handler, BoxedHandlerKeepsTheEventPassingConvention) {
   keel::World world = make_world();
+  Counts counts;  // outlives `sink`
   std::optional<Tracked> sink;
   std::unique_ptr<keel::Handler<Tracked&&>> box =
       keel::boxed(keel::handler(world.registry(), [&sink](Tracked&& e) { sink.emplace(std::move(e)); }));
 
-  Counts counts;
   Tracked event(counts, 3);
   box->run(world, std::move(event));
   ASSERT_TRUE(sink.has_value());
@@ -402,7 +350,7 @@ TEST(HandlerTemplate, ResolvesParametersOnceNotOnGenerate) {
 TEST(HandlerTemplate, ThrowsForMissingResourceAtConstruction) {
   keel::World world = make_world();
   const std::string message =
-      config_error_from([&] { keel::HandlerTemplate tmpl(world.registry(), on_quote_needing_missing); });
+      config_error_message([&] { keel::HandlerTemplate tmpl(world.registry(), on_quote_needing_missing); });
   EXPECT_TRUE(Contains(message, "handler_test::Missing"));
   EXPECT_TRUE(Contains(message, "on_quote_needing_missing"));
 }
@@ -433,12 +381,12 @@ TEST(HandlerTemplate, GeneratedHandlersAreCheckedAgainstTheirWorld) {
 
 TEST(Handler, MissingResourceThrowsConfigErrorNamingResourceAndHandler) {
   keel::World world = make_world();
-  const std::string named = config_error_from([&] { keel::handler(world.registry(), on_quote_needing_missing); });
+  const std::string named = config_error_message([&] { keel::handler(world.registry(), on_quote_needing_missing); });
   EXPECT_TRUE(Contains(named, "'handler_test::Missing'"));
   EXPECT_TRUE(Contains(named, "'on_quote_needing_missing'"));
 
   const int line = __LINE__ + 1;
-  const std::string lambda = config_error_from([&] { keel::handler(world.registry(), [](keel::Res<Missing>, int) {}); });
+  const std::string lambda = config_error_message([&] { keel::handler(world.registry(), [](keel::Res<Missing>, int) {}); });
   EXPECT_TRUE(Contains(lambda, "'handler_test::Missing'"));
   EXPECT_TRUE(Contains(lambda, "lambda at " + site(line)));
 }
@@ -454,7 +402,7 @@ TEST(Handler, RunningAfterItsWorldDiedThrowsEvenIfANewWorldReusesItsAddress) {
   auto h = keel::handler(first->registry(), on_quote);
   first.reset();
   keel::World second = make_world();
-  const std::string message = config_error_from([&] { h.run(second, Quote{.qty = 5}); });
+  const std::string message = config_error_message([&] { h.run(second, Quote{.qty = 5}); });
   EXPECT_TRUE(Contains(message, "another World"));
   EXPECT_EQ(second.resource<Book>().qty, 0);
 }
@@ -465,7 +413,7 @@ TEST(Handler, RunningOnAnotherWorldThrowsAndLeavesTheFirstWorldUntouched) {
   keel::World second = make_world();
   auto h = keel::handler(first.registry(), on_quote);
 
-  const std::string message = config_error_from([&] { h.run(second, Quote{.qty = 5}); });
+  const std::string message = config_error_message([&] { h.run(second, Quote{.qty = 5}); });
   EXPECT_TRUE(Contains(message, "'on_quote'"));
   EXPECT_TRUE(Contains(message, "another World"));
   EXPECT_EQ(first.resource<Book>().qty, 0);
@@ -482,7 +430,7 @@ TEST(Handler, BoxedHandlerOnAnotherWorldThrows) {
   keel::World first = make_world();
   keel::World second = make_world();
   auto box = keel::boxed(keel::handler(first.registry(), on_quote));
-  const std::string message = config_error_from([&] { box->run(second, Quote{.qty = 5}); });
+  const std::string message = config_error_message([&] { box->run(second, Quote{.qty = 5}); });
   EXPECT_TRUE(Contains(message, "'on_quote'"));
   EXPECT_EQ(first.resource<Book>().qty, 0);
 }

@@ -14,6 +14,8 @@
 #include "rt/handler_adapters.h"
 #include "rt/param.h"
 #include "rt/world.h"
+#include "tests/rt/fixtures.h"
+#include "tests/rt/tracking.h"
 
 namespace inline_handler_test {
 
@@ -28,55 +30,27 @@ struct TimerCtx {
   int fires = 0;
 };
 
-// Counts the live (not moved-from) instances and how many of them were
-// destroyed. A moved-from tracker gives up its counts and is not counted.
-struct DropCounts {
-  int live = 0;
-  int destroyed = 0;
-};
-class DropTracker {
- public:
-  explicit DropTracker(DropCounts& counts) : counts_(&counts) { ++counts.live; }
-  DropTracker(const DropTracker& other) : counts_(other.counts_) {
-    if (counts_) ++counts_->live;
-  }
-  DropTracker(DropTracker&& other) noexcept : counts_(std::exchange(other.counts_, nullptr)) {}
-  DropTracker& operator=(const DropTracker&) = delete;
-  DropTracker& operator=(DropTracker&&) = delete;
-  ~DropTracker() {
-    if (counts_) {
-      --counts_->live;
-      ++counts_->destroyed;
-    }
-  }
-
- private:
-  DropCounts* counts_;
-};
-
 }  // namespace inline_handler_test
 
-using inline_handler_test::DropCounts;
-using inline_handler_test::DropTracker;
 using inline_handler_test::Log;
 using inline_handler_test::Quote;
 using inline_handler_test::TimerCtx;
+using keel_test::Counts;
+using keel_test::Tracked;
 
 void on_quote(keel::ResMut<Log> log, const Quote& q) { log->values.push_back(q.qty); }
 
 namespace {
 
-keel::World make_world() {
-  keel::WorldBuilder wb;
-  wb.insert(Log{});
-  return std::move(wb).build();
-}
+keel::World make_world() { return keel_test::world_with(Log{}); }
 
 std::vector<int>& log_of(keel::World& world) { return world.resource<Log>().values; }
 
-// A handler of int that logs `tag * 1000 + event` and owns a DropTracker.
-auto tracked_handler(const keel::Registry& registry, DropCounts& counts, int tag) {
-  return keel::handler(registry, [tracker = DropTracker(counts), tag](keel::ResMut<Log> log, int e) {
+// A handler of int that logs `tag * 1000 + event` and owns a Tracked: in
+// `counts`, `live` is the handlers holding it and `destroyed` the ones
+// destroyed (moved-from shells count in neither).
+auto tracked_handler(const keel::Registry& registry, Counts& counts, int tag) {
+  return keel::handler(registry, [tracker = Tracked(counts), tag](keel::ResMut<Log> log, int e) {
     log->values.push_back(tag * 1000 + e);
   });
 }
@@ -119,7 +93,7 @@ TEST(InlineHandler, PassesConstReferenceEventWithoutCopying) {
 
 TEST(InlineHandler, MoveConstructionTransfersTheHandlerAndEmptiesTheSource) {
   keel::World world = make_world();
-  DropCounts counts;
+  Counts counts;
   keel::InlineHandler<int> source = tracked_handler(world.registry(), counts, 1);
   const std::string name(source.name());
 
@@ -137,8 +111,8 @@ TEST(InlineHandler, MoveConstructionTransfersTheHandlerAndEmptiesTheSource) {
 
 TEST(InlineHandler, MoveAssignmentTransfersTheHandlerAndDestroysTheTargetsOld) {
   keel::World world = make_world();
-  DropCounts old_counts;
-  DropCounts new_counts;
+  Counts old_counts;
+  Counts new_counts;
   keel::InlineHandler<int> target = tracked_handler(world.registry(), old_counts, 1);
   keel::InlineHandler<int> source = tracked_handler(world.registry(), new_counts, 2);
 
@@ -161,7 +135,7 @@ TEST(InlineHandler, MoveAssignmentTransfersTheHandlerAndDestroysTheTargetsOld) {
 
 TEST(InlineHandler, SelfMoveAssignmentKeepsTheHandler) {
   keel::World world = make_world();
-  DropCounts counts;
+  Counts counts;
   keel::InlineHandler<int> slot = tracked_handler(world.registry(), counts, 3);
   keel::InlineHandler<int>& alias = slot;
   slot = std::move(alias);
@@ -173,7 +147,7 @@ TEST(InlineHandler, SelfMoveAssignmentKeepsTheHandler) {
 
 TEST(InlineHandler, DestroysTheHeldHandlerExactlyOnce) {
   keel::World world = make_world();
-  DropCounts counts;
+  Counts counts;
   {
     keel::InlineHandler<int> slot = tracked_handler(world.registry(), counts, 1);
     EXPECT_EQ(counts.live, 1);
@@ -186,7 +160,7 @@ TEST(InlineHandler, DestroysTheHeldHandlerExactlyOnce) {
 
 TEST(InlineHandler, ResetDestroysTheHandlerAndEmptiesTheSlot) {
   keel::World world = make_world();
-  DropCounts counts;
+  Counts counts;
   {
     keel::InlineHandler<int> slot = tracked_handler(world.registry(), counts, 1);
     slot.reset();
@@ -210,7 +184,7 @@ TEST(InlineHandler, CanBeRefilledAfterReset) {
 
 TEST(InlineHandler, GrowingVectorKeepsEveryHandlerWorking) {
   keel::World world = make_world();
-  DropCounts counts;
+  Counts counts;
   {
     std::vector<keel::InlineHandler<int>> table;
     constexpr int kCount = 100;  // several reallocations

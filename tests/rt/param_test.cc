@@ -17,27 +17,12 @@
 #include "rt/handler.h"
 #include "rt/registry.h"
 #include "rt/world.h"
+#include "tests/rt/fixtures.h"
 
 namespace param_test {
 
-template <class F>
-std::string config_error_message(F&& fn) {
-  try {
-    fn();
-  } catch (const keel::ConfigError& error) {
-    return error.what();
-  } catch (...) {
-    ADD_FAILURE() << "threw something other than keel::ConfigError";
-    return {};
-  }
-  ADD_FAILURE() << "did not throw keel::ConfigError";
-  return {};
-}
-
-::testing::AssertionResult Contains(std::string_view text, std::string_view part) {
-  if (text.find(part) != std::string_view::npos) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << "'" << text << "' does not contain '" << part << "'";
-}
+using keel_test::config_error_message;
+using keel_test::Contains;
 
 struct Book {
   int orders = 0;

@@ -27,6 +27,8 @@
 #include "rt/handler.h"
 #include "rt/param.h"
 #include "rt/world.h"
+#include "tests/rt/fixtures.h"
+#include "tests/rt/tracking.h"
 
 // Test types live in a named namespace: a function whose signature mentions a
 // type from an anonymous namespace has internal linkage itself, and so would
@@ -67,26 +69,6 @@ struct Total {
 };
 struct Missing {};
 
-// Counts the copies and moves of an event.
-struct Counts {
-  int copies = 0;
-  int moves = 0;
-};
-struct Tracked {
-  Tracked(Counts& counts, int value) : counts(&counts), value(value) {}
-  Tracked(const Tracked& other) : counts(other.counts), value(other.value) { ++counts->copies; }
-  Tracked(Tracked&& other) noexcept : counts(other.counts), value(other.value) {
-    ++counts->moves;
-    other.moved_from = true;
-  }
-  Tracked& operator=(const Tracked&) = delete;
-  Tracked& operator=(Tracked&&) = delete;
-
-  Counts* counts;
-  int value;
-  bool moved_from = false;
-};
-
 // The example chain's steps, each taking keel parameters before its input.
 std::optional<Quote> decode(keel::ResMut<Outcomes> out, const RawMsg& m) {
   if (m.px <= 0) {
@@ -115,7 +97,10 @@ void send(keel::ResMut<Outcomes> out, Order o) { out->sent.push_back(o); }
 
 }  // namespace pipeline_test
 
-using pipeline_test::Counts;
+using keel_test::config_error_message;
+using keel_test::Contains;
+using keel_test::Counts;
+using keel_test::Tracked;
 using pipeline_test::Limits;
 using pipeline_test::Missing;
 using pipeline_test::Order;
@@ -124,7 +109,6 @@ using pipeline_test::Quote;
 using pipeline_test::RawMsg;
 using pipeline_test::Reject;
 using pipeline_test::Total;
-using pipeline_test::Tracked;
 
 // External linkage, global namespace: named "step_needing_missing" from the
 // dynamic symbol table.
@@ -133,31 +117,7 @@ int step_needing_missing(keel::Res<Missing>, int x) { return x; }
 namespace {
 
 keel::World make_world(int max_qty = 100) {
-  keel::WorldBuilder wb;
-  wb.insert(Limits{.max_qty = max_qty});
-  wb.insert(Outcomes{});
-  wb.insert(Total{});
-  return std::move(wb).build();
-}
-
-::testing::AssertionResult Contains(std::string_view text, std::string_view part) {
-  if (text.find(part) != std::string_view::npos) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << "\"" << text << "\" does not contain \"" << part << "\"";
-}
-
-// Runs `f`, expecting a ConfigError; returns its message.
-template <class F>
-std::string config_error_from(F&& f) {
-  try {
-    f();
-  } catch (const keel::ConfigError& e) {
-    return e.what();
-  } catch (...) {
-    ADD_FAILURE() << "threw something other than keel::ConfigError";
-    return {};
-  }
-  ADD_FAILURE() << "did not throw keel::ConfigError";
-  return {};
+  return keel_test::world_with(Limits{.max_qty = max_qty}, Outcomes{}, Total{});
 }
 
 template <class T>
@@ -923,14 +883,14 @@ TEST(PipelineParams, ALocalInAStepPersistsAcrossRunsAndIsPerStep) {
 
 TEST(PipelineParams, MissingResourceThrowsConfigErrorNamingResourceAndStep) {
   keel::World world = make_world();
-  const std::string named = config_error_from([&] {
+  const std::string named = config_error_message([&] {
     keel::pipeline<int>(world.registry()).then([](int x) { return x; }).then(step_needing_missing);
   });
   EXPECT_TRUE(Contains(named, "'pipeline_test::Missing'"));
   EXPECT_TRUE(Contains(named, "'step_needing_missing'"));
 
   const int line = __LINE__ + 2;
-  const std::string lambda = config_error_from([&] {
+  const std::string lambda = config_error_message([&] {
     keel::pipeline<Opt<int>>(world.registry()).map([](keel::ResMut<Missing>, int x) { return x; });
   });
   EXPECT_TRUE(Contains(lambda, "'pipeline_test::Missing'"));
@@ -939,7 +899,7 @@ TEST(PipelineParams, MissingResourceThrowsConfigErrorNamingResourceAndStep) {
 
 TEST(PipelineParams, MissingResourceInAnErrorStepIsAlsoReportedAtAdd) {
   keel::World world = make_world();
-  const std::string message = config_error_from([&] {
+  const std::string message = config_error_message([&] {
     keel::pipeline<Exp<int>>(world.registry()).on_error([](keel::Res<Missing>, const std::string&) {});
   });
   EXPECT_TRUE(Contains(message, "'pipeline_test::Missing'"));
@@ -953,7 +913,7 @@ TEST(Pipeline, RunOnAnotherWorldThrowsAndTouchesNeither) {
   keel::World first = make_world();
   keel::World second = make_world();
   auto p = keel::pipeline<int>(first.registry()).then([](keel::ResMut<Total> t, int x) { t->value += x; }).build();
-  const std::string message = config_error_from([&] { p.run(second, 5); });
+  const std::string message = config_error_message([&] { p.run(second, 5); });
   EXPECT_TRUE(Contains(message, "another World"));
   EXPECT_TRUE(Contains(message, "pipeline at pipeline_test.cc"));
   EXPECT_EQ(first.resource<Total>().value, 0);

@@ -17,6 +17,7 @@
 #include "rt/error.h"
 #include "rt/param.h"
 #include "rt/world.h"
+#include "tests/rt/fixtures.h"
 
 namespace scheduler_test {
 
@@ -31,20 +32,10 @@ struct Reports {
 struct Missing {};
 struct RegisteredLate {};
 
-// A parameter that counts how often it is resolved.
-struct InitCounter {
-  static inline int inits = 0;
-  struct State {};
-  static State init(const keel::Registry&) {
-    ++inits;
-    return {};
-  }
-  static InitCounter fetch(keel::World&, State&) noexcept { return {}; }
-};
-
 }  // namespace scheduler_test
 
-using scheduler_test::InitCounter;
+using keel_test::Contains;
+using keel_test::InitCounter;
 using scheduler_test::Log;
 using scheduler_test::Missing;
 using scheduler_test::RegisteredLate;
@@ -63,11 +54,6 @@ bool needs_missing(keel::Res<Missing>, keel::ResMut<Log> log) { return log->ran.
 void needs_late(keel::Res<RegisteredLate>, keel::ResMut<Log> log) { log->ran.push_back(8); }
 
 namespace {
-
-::testing::AssertionResult Contains(std::string_view text, std::string_view part) {
-  if (text.find(part) != std::string_view::npos) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << "\"" << text << "\" does not contain \"" << part << "\"";
-}
 
 // A World whose tracked systems 0..count-1 all report a change by default.
 keel::WorldBuilder make_builder(std::size_t count) {

@@ -13,6 +13,7 @@
 #include "rt/error.h"
 #include "rt/param.h"
 #include "rt/world.h"
+#include "tests/rt/fixtures.h"
 
 // Test types live in a named namespace so that functions mentioning them
 // keep external linkage, and so their names come from the symbol table.
@@ -31,22 +32,12 @@ struct Counter {
 };
 struct Missing {};
 
-// A parameter that counts how often it is resolved.
-struct InitCounter {
-  static inline int inits = 0;
-  struct State {};
-  static State init(const keel::Registry&) {
-    ++inits;
-    return {};
-  }
-  static InitCounter fetch(keel::World&, State&) noexcept { return {}; }
-};
-
 }  // namespace system_test
 
+using keel_test::Contains;
+using keel_test::InitCounter;
 using system_test::Book;
 using system_test::Counter;
-using system_test::InitCounter;
 using system_test::Mid;
 using system_test::Missing;
 
@@ -68,18 +59,7 @@ bool needs_missing(keel::Res<Missing>, keel::ResMut<Counter> counter) {
 
 namespace {
 
-keel::World make_world() {
-  keel::WorldBuilder wb;
-  wb.insert(Book{});
-  wb.insert(Mid{});
-  wb.insert(Counter{});
-  return std::move(wb).build();
-}
-
-::testing::AssertionResult Contains(std::string_view text, std::string_view part) {
-  if (text.find(part) != std::string_view::npos) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << "\"" << text << "\" does not contain \"" << part << "\"";
-}
+keel::World make_world() { return keel_test::world_with(Book{}, Mid{}, Counter{}); }
 
 TEST(System, BoolSystemReportsWhatTheFunctionReturns) {
   keel::World world = make_world();

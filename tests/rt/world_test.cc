@@ -23,30 +23,14 @@
 #include "rt/handler.h"
 #include "rt/param.h"
 #include "rt/registry.h"
+#include "tests/rt/fixtures.h"
 
 namespace world_test {
 
 // --- helpers -------------------------------------------------------------------
 
-// Runs `fn`, which must throw keel::ConfigError, and returns its message.
-template <class F>
-std::string config_error_message(F&& fn) {
-  try {
-    fn();
-  } catch (const keel::ConfigError& error) {
-    return error.what();
-  } catch (...) {
-    ADD_FAILURE() << "threw something other than keel::ConfigError";
-    return {};
-  }
-  ADD_FAILURE() << "did not throw keel::ConfigError";
-  return {};
-}
-
-::testing::AssertionResult Contains(const std::string& text, const std::string& part) {
-  if (text.find(part) != std::string::npos) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << "'" << text << "' does not contain '" << part << "'";
-}
+using keel_test::config_error_message;
+using keel_test::Contains;
 
 bool is_aligned(const void* p, std::size_t align) { return reinterpret_cast<std::uintptr_t>(p) % align == 0; }
 
