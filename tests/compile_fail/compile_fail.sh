@@ -62,7 +62,7 @@ fi
 # from the compiler's own messages, not from the snippet's echoed lines.
 # The positive control also holds the snippet to Keel's warning flags.
 warnings=(-Wall -Wextra -Wpedantic)
-[ "$mode" = ok ] && warnings+=(-Werror)
+[ "$mode" = ok ] && warnings+=(-Werror -Wmismatched-tags)
 command=("$compiler" -std=c++23 -fsyntax-only "${warnings[@]}"
          -fno-diagnostics-show-caret -fdiagnostics-color=never -I"$root" "$source_file")
 output=$(LC_ALL=C LANG=C "${command[@]}" 2>&1)

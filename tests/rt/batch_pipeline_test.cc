@@ -18,6 +18,7 @@
 #include "rt/param.h"
 #include "rt/pipeline.h"
 #include "rt/world.h"
+#include "tests/rt/tracking.h"
 
 namespace batch_pipeline_test {
 
@@ -41,36 +42,6 @@ struct Outcomes {
   std::vector<Order> sent;
 };
 
-struct Counts {
-  int copies = 0;
-  int moves = 0;
-};
-struct Tracked {
-  Tracked(Counts& counts, int value) : counts(&counts), value(value) {}
-  Tracked(const Tracked& other) : counts(other.counts), value(other.value) { ++counts->copies; }
-  Tracked(Tracked&& other) noexcept : counts(other.counts), value(other.value) {
-    ++counts->moves;
-    other.moved_from = true;
-  }
-  Tracked& operator=(const Tracked& other) {
-    counts = other.counts;
-    value = other.value;
-    ++counts->copies;
-    return *this;
-  }
-  Tracked& operator=(Tracked&& other) noexcept {
-    counts = other.counts;
-    value = other.value;
-    ++counts->moves;
-    other.moved_from = true;
-    return *this;
-  }
-
-  Counts* counts;
-  int value;
-  bool moved_from = false;
-};
-
 std::optional<RawMsg> decode(keel::ResMut<Outcomes> out, const RawMsg& m) {
   if (m.px <= 0) {
     ++out->undecodable;
@@ -87,12 +58,12 @@ void send(keel::ResMut<Outcomes> out, Order o) { out->sent.push_back(o); }
 
 }  // namespace batch_pipeline_test
 
-using batch_pipeline_test::Counts;
 using batch_pipeline_test::Limits;
 using batch_pipeline_test::Order;
 using batch_pipeline_test::Outcomes;
 using batch_pipeline_test::RawMsg;
-using batch_pipeline_test::Tracked;
+using keel_test::Counts;
+using keel_test::Tracked;
 
 namespace {
 
@@ -140,7 +111,7 @@ TEST(BatchPipeline, PushOnAFullBufferLeavesTheItemWithTheCaller) {
   EXPECT_TRUE(batch.push(Tracked(counts, 1)));
   Tracked refused(counts, 2);
   EXPECT_FALSE(batch.push(std::move(refused)));
-  EXPECT_FALSE(refused.moved_from);
+  EXPECT_FALSE(refused.moved_from());
   EXPECT_EQ(refused.value, 2);
   const Tracked also_refused(counts, 3);
   const int copies_before = counts.copies;
@@ -352,36 +323,26 @@ TEST(BatchPipeline, RunOnAnotherWorldThrowsAndKeepsTheItems) {
 
 namespace {
 
-// Counts live instances, to see which items a batch destroyed.
-struct Live {
-  explicit Live(int& live, int value) : live(&live), value(value) { ++*this->live; }
-  Live(const Live& other) : live(other.live), value(other.value) { ++*live; }
-  Live(Live&& other) noexcept : live(other.live), value(other.value) { ++*live; }
-  ~Live() { --*live; }
-  int* live;
-  int value;
-};
-
 TEST(BatchPipeline, AThrowingStepLosesTheItemsUpToItAndKeepsTheRestForTheNextRun) {
   keel::World world = make_world();
-  int live = 0;
+  Counts counts;
   std::vector<int> seen;
-  auto batch = keel::pipeline<const Live&>(world.registry())
-                   .then([&](const Live& item) {
+  auto batch = keel::pipeline<const Tracked&>(world.registry())
+                   .then([&](const Tracked& item) {
                      if (item.value == 3) throw std::runtime_error("poison item");
                      seen.push_back(item.value);
                    })
                    .build_batch(8);
-  for (int v = 1; v <= 5; ++v) batch.emplace(live, v);
+  for (int v = 1; v <= 5; ++v) batch.emplace(counts, v);
   EXPECT_THROW(batch.run(world), std::runtime_error);
   EXPECT_EQ(seen, (std::vector<int>{1, 2}));
   ASSERT_EQ(batch.size(), 2u);
-  EXPECT_EQ(live, 2);  // items 1, 2 and the poison item 3 were destroyed
+  EXPECT_EQ(counts.live, 2);  // items 1, 2 and the poison item 3 were destroyed
   EXPECT_EQ(batch.items()[0].value, 4);
   EXPECT_EQ(batch.items()[1].value, 5);
   EXPECT_EQ(batch.run(world), 2u);
   EXPECT_EQ(seen, (std::vector<int>{1, 2, 4, 5}));
-  EXPECT_EQ(live, 0);
+  EXPECT_EQ(counts.live, 0);
 }
 
 TEST(BatchPipeline, ItemsPushedByAStepDuringARunWaitForTheNextRun) {
@@ -439,14 +400,14 @@ TEST(BatchPipeline, RunOrClearFromInsideItsOwnRunThrowsAndTheItemsSurvive) {
 
 TEST(BatchPipeline, ClearDestroysTheItemsWithoutRunningThem) {
   keel::World world = make_world();
-  int live = 0;
+  Counts counts;
   int ran = 0;
-  auto batch = keel::pipeline<const Live&>(world.registry()).then([&](const Live&) { ++ran; }).build_batch(4);
-  batch.emplace(live, 1);
-  batch.emplace(live, 2);
-  EXPECT_EQ(live, 2);
+  auto batch = keel::pipeline<const Tracked&>(world.registry()).then([&](const Tracked&) { ++ran; }).build_batch(4);
+  batch.emplace(counts, 1);
+  batch.emplace(counts, 2);
+  EXPECT_EQ(counts.live, 2);
   batch.clear();
-  EXPECT_EQ(live, 0);
+  EXPECT_EQ(counts.live, 0);
   EXPECT_EQ(batch.size(), 0u);
   EXPECT_EQ(batch.run(world), 0u);
   EXPECT_EQ(ran, 0);
@@ -454,15 +415,15 @@ TEST(BatchPipeline, ClearDestroysTheItemsWithoutRunningThem) {
 
 TEST(BatchPipeline, DestroyingTheBatchDestroysItsBufferedItems) {
   keel::World world = make_world();
-  int live = 0;
+  Counts counts;
   {
-    auto batch = keel::pipeline<Live>(world.registry()).then([](Live) {}).build_batch(4);
-    batch.emplace(live, 1);
-    batch.emplace(live, 2);
-    batch.emplace(live, 3);
-    EXPECT_EQ(live, 3);
+    auto batch = keel::pipeline<Tracked>(world.registry()).then([](Tracked) {}).build_batch(4);
+    batch.emplace(counts, 1);
+    batch.emplace(counts, 2);
+    batch.emplace(counts, 3);
+    EXPECT_EQ(counts.live, 3);
   }
-  EXPECT_EQ(live, 0);
+  EXPECT_EQ(counts.live, 0);
 }
 
 }  // namespace

@@ -283,4 +283,29 @@ TEST(HandlerAdapters, ReportWrongWorldThroughTheWrappedHandler) {
   EXPECT_TRUE(log_of(first).empty());
 }
 
+// Regression: catch_exceptions caught everything, so a handler run on the
+// wrong World had its ConfigError handed to on_error like a bad event, and
+// the misassembled program went on running. ConfigError now escapes.
+TEST(CatchExceptions, LetsAWrongWorldConfigErrorEscapeInsteadOfReportingIt) {
+  if (!keel::internal::kCheckWorld) GTEST_SKIP() << "the wrong-World check is compiled out (NDEBUG)";
+  keel::World first = make_world();
+  keel::World second = make_world();
+  int reported = 0;
+  auto safe = keel::catch_exceptions(keel::handler(first.registry(), parse), [&reported](std::exception_ptr) { ++reported; });
+  EXPECT_THROW(safe.run(second, 1), keel::ConfigError);
+  EXPECT_EQ(reported, 0);
+  EXPECT_TRUE(log_of(first).empty());
+  EXPECT_TRUE(log_of(second).empty());
+}
+
+TEST(CatchExceptions, LetsAConfigErrorThrownByTheHandlerEscape) {
+  keel::World world = make_world();
+  int reported = 0;
+  auto safe = keel::catch_exceptions(
+      keel::handler(world.registry(), [](int) { throw keel::ConfigError("keel: assembled wrongly"); }),
+      [&reported](std::exception_ptr) { ++reported; });
+  EXPECT_THROW(safe.run(world, 1), keel::ConfigError);
+  EXPECT_EQ(reported, 0);
+}
+
 }  // namespace
