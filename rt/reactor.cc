@@ -26,16 +26,8 @@ ReactorNotify::~ReactorNotify() {
 }
 
 DataSource ReactorNotify::register_source() {
-  std::uint32_t index;
-  if (source_free_head_ != internal::ReactorSlab::kNoIndex) {
-    index = source_free_head_;
-    source_free_head_ = sources_[index].next_free;
-  } else {
-    index = static_cast<std::uint32_t>(sources_.size());
-    sources_.emplace_back();  // may throw: nothing has changed yet
-  }
+  const std::uint32_t index = sources_.acquire();  // may throw: nothing has changed yet
   SourceSlot& slot = sources_[index];
-  slot.next_free = internal::ReactorSlab::kNoIndex;
   slot.marked_epoch = 0;
   ++source_count_;
   return DataSource(index, slot.generation);
@@ -46,10 +38,8 @@ void ReactorNotify::remove_source(DataSource src) noexcept {
   SourceSlot& slot = sources_[src.index_];
   for (const std::uint32_t reactor : slot.subscribers) erase_value(reactor_sources_[reactor], src.index_);
   slot.subscribers.clear();
-  if (++slot.generation == 0) slot.generation = 1;
   slot.marked_epoch = 0;
-  slot.next_free = source_free_head_;
-  source_free_head_ = src.index_;
+  sources_.free(src.index_);  // bumps the generation: stale handles miss
   --source_count_;
 }
 

@@ -186,9 +186,7 @@ class ReactorNotify {
   void remove_source(DataSource src) noexcept;
 
   // True while `src` names a registered source.
-  bool contains(DataSource src) const noexcept {
-    return src.index_ < sources_.size() && sources_[src.index_].generation == src.generation_;
-  }
+  bool contains(DataSource src) const noexcept { return sources_.current(src.index_, src.generation_); }
 
   // Wakes the subscribers of `src` in the next pass. O(1) amortized: the
   // first mark of a source in a pass appends it to the dirty list, later ones
@@ -292,7 +290,7 @@ class ReactorNotify {
     // Bumped when the source is removed, so a free slot's generation has not
     // been handed out yet and stale handles never match it.
     std::uint32_t generation = 1;
-    std::uint32_t next_free = internal::ReactorSlab::kNoIndex;
+    std::uint32_t next_free = internal::kNoIndex;
   };
 
   ReactorToken insert(std::unique_ptr<internal::ErasedReactor> reactor);
@@ -305,8 +303,7 @@ class ReactorNotify {
   internal::ReactorSlab slab_;
   // Per reactor index: the source indices it subscribes to.
   std::vector<absl::InlinedVector<std::uint32_t, 4>> reactor_sources_;
-  std::vector<SourceSlot> sources_;
-  std::uint32_t source_free_head_ = internal::ReactorSlab::kNoIndex;
+  internal::GenerationalSlots<SourceSlot> sources_;
   std::size_t source_count_ = 0;
   std::vector<DataSource> dirty_;      // marked since the last pass collected its queue
   std::vector<std::uint32_t> queue_;   // the running pass's woken reactors, in run order

@@ -172,7 +172,7 @@ Watch Uring::watch_or_throw(int fd, std::expected<Watch, std::error_code> result
 }
 
 bool Uring::unwatch(Watch w) {
-  if (!slab_.live(w.index_, w.generation_)) return false;
+  if (!slab_.allocated(w.index_, w.generation_)) return false;
   const int fd = slab_.meta(w.index_).fd;
   backend_->remove(fd, internal::encode_user_data(internal::CompletionKind::kWatch, w.index_, w.generation_));
   fd_slots_.erase(fd);
@@ -265,7 +265,7 @@ std::size_t Uring::dispatch_watch(World& world, const internal::Completion& comp
   const std::uint32_t index = internal::user_data_index(completion.user_data);
   const std::uint32_t generation = internal::user_data_generation(completion.user_data);
   // A completion for a removed watch (or for an earlier watch in a reused slot).
-  if (!slab_.live(index, generation)) [[unlikely]]
+  if (!slab_.allocated(index, generation)) [[unlikely]]
     return 0;
   const internal::WatchMeta& meta = slab_.meta(index);
   const bool ended = (completion.flags & internal::kCompletionMore) == 0;
@@ -304,7 +304,7 @@ void Uring::run_watch(World& world, std::uint32_t index, const Readiness& readin
     std::uint32_t generation;
     WatchHandler& handler;
     ~PutBack() {
-      if (slab.running(index, generation)) slab.put_back(index, std::move(handler));
+      if (slab.taken(index, generation)) slab.put_back(index, std::move(handler));
     }
   } put_back{slab_, index, readiness.watch.generation_, handler};
   handler.run(world, readiness);

@@ -252,7 +252,7 @@ class Uring {
   bool unwatch(Watch w);
 
   // True while `w` is watched.
-  bool watching(Watch w) const noexcept { return slab_.live(w.index_, w.generation_); }
+  bool watching(Watch w) const noexcept { return slab_.allocated(w.index_, w.generation_); }
   // How many fds are watched.
   std::size_t size() const noexcept { return slab_.size(); }
 

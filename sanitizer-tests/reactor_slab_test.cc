@@ -306,4 +306,36 @@ TEST(ReactorSlab, RawSlabMovesOutRunsAndMovesBackByIndex) {
   EXPECT_TRUE(slab.live(reused, generation_before));
 }
 
+// Regression: clear() used to make one pass in index order, so a reactor
+// that a destructor spawned into a slot already passed (the slot just freed
+// is the first one reused) outlived it. ~ReactorNotify clears the slab while
+// its source tables are whole; such a reactor was left for the slab's own
+// destructor, after those tables were destroyed, and its destructor could
+// call back into them. clear() now passes again until a pass finds nothing.
+TEST(ReactorSlab, ClearDestroysReactorsThatDestructorsInsertBehindIt) {
+  struct Refill final : keel::internal::ErasedReactor {
+    keel::internal::ReactorSlab* slab;
+    int* live;
+    bool refill;
+    std::string text = std::string(40, 'r');
+    Refill(keel::internal::ReactorSlab* s, int* l, bool r) : ErasedReactor("refill"), slab(s), live(l), refill(r) {
+      ++*live;
+    }
+    ~Refill() override {
+      --*live;
+      if (refill) slab->insert(std::make_unique<Refill>(slab, live, false));
+    }
+    void run(keel::World&) override {}
+    void* context(keel::internal::TypeKey) noexcept override { return nullptr; }
+  };
+  int live = 0;
+  keel::internal::ReactorSlab slab;
+  slab.insert(std::make_unique<Refill>(&slab, &live, true));
+  for (int i = 0; i < 3; ++i) slab.insert(std::make_unique<Refill>(&slab, &live, false));
+  slab.clear();
+  EXPECT_EQ(slab.size(), 0u);
+  EXPECT_EQ(slab.capacity(), 4u);
+  EXPECT_EQ(live, 0);
+}
+
 }  // namespace

@@ -326,9 +326,9 @@ TEST(WatchSlabMemory, TakeRunPutBackAndReleaseWhileTaken) {
     keel::Uring::WatchHandler running = slab.take(first);
     for (int i = 0; i < 150; ++i) slab.allocate(make_handler(&census, 1000 + i), 100 + i, 1);
     running.run(world, event);
-    ASSERT_TRUE(slab.running(first, generation));
+    ASSERT_TRUE(slab.taken(first, generation));
     slab.put_back(first, std::move(running));
-    EXPECT_TRUE(slab.live(first, generation));
+    EXPECT_TRUE(slab.allocated(first, generation));
 
     // Released while out: the slot is freed (and reused) at once, and the
     // taker's local is the last owner.
@@ -338,8 +338,8 @@ TEST(WatchSlabMemory, TakeRunPutBackAndReleaseWhileTaken) {
     slab.release(second);
     const std::uint32_t reused = slab.allocate(make_handler(&census, 77), 77, 1);
     EXPECT_EQ(reused, second);
-    EXPECT_FALSE(slab.running(second, second_generation));
-    EXPECT_FALSE(slab.live(second, second_generation));
+    EXPECT_FALSE(slab.taken(second, second_generation));
+    EXPECT_FALSE(slab.allocated(second, second_generation));
     out.run(world, event);  // still whole
     EXPECT_EQ(census.live, 201);
     out.reset();
@@ -347,6 +347,42 @@ TEST(WatchSlabMemory, TakeRunPutBackAndReleaseWhileTaken) {
   }
   EXPECT_EQ(census.live, 0);
   EXPECT_EQ(census.runs, 2);
+}
+
+// A handler whose destructor watches again, once. release() frees its slot
+// before the destructor runs, so the new watch takes that very slot.
+struct Refills {
+  using event_type = const keel::Readiness&;
+  Slab* slab;
+  Census* census;
+  std::string text = std::string(40, 'r');
+  Refills(Slab* s, Census* c) : slab(s), census(c) { ++census->live; }
+  Refills(Refills&& o) noexcept : slab(std::exchange(o.slab, nullptr)), census(o.census), text(std::move(o.text)) {
+    ++census->live;
+  }
+  ~Refills() {
+    --census->live;
+    if (slab != nullptr) slab->allocate(make_handler(census, 5), 5, 1);
+  }
+  void run(keel::World&, const keel::Readiness&) {}
+  std::string_view name() const noexcept { return "refills"; }
+};
+
+// Regression: clear() used to make one pass in index order, so a watch that
+// a destructor added into a slot already passed (the slot just freed is the
+// first one reused) outlived it. ~Uring clears the slab while fd_slots_ and
+// the backend still exist; such a watch was left for the slab's own
+// destructor, whose handler destructors could call back into a Uring whose
+// later members were already gone. clear() now passes again until a pass
+// finds nothing to release.
+TEST(WatchSlabMemory, ClearReleasesWatchesThatDestructorsAddBehindIt) {
+  Census census;
+  Slab slab;
+  slab.allocate(keel::Uring::WatchHandler(Refills(&slab, &census)), 0, 1);
+  for (int i = 1; i < 4; ++i) slab.allocate(make_handler(&census, i), i, 1);
+  slab.clear();
+  EXPECT_EQ(slab.size(), 0u);
+  EXPECT_EQ(census.live, 0);
 }
 
 TEST(WatchSlabMemory, GenerationsWrapWithinTheirBitsAndNeverReachZero) {

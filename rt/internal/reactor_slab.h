@@ -2,7 +2,8 @@
 //
 // Each reactor is a heap object behind the virtual ErasedReactor (one
 // std::unique_ptr per slot); slots are reused through a free list and carry
-// a generation so that a stale ReactorToken never reaches a newer reactor.
+// a generation so that a stale ReactorToken never reaches a newer reactor
+// (GenerationalSlots, rt/internal/slab.h).
 //
 // The difficulty is that a running reactor may mutate this very slab through
 // ResMut<ReactorNotify>: spawn (the slot vector grows and moves), remove
@@ -26,6 +27,7 @@
 #include <utility>
 #include <vector>
 
+#include "rt/internal/slab.h"
 #include "rt/internal/type_index.h"
 
 namespace keel {
@@ -68,7 +70,7 @@ Ctx* context_cast(ErasedReactor* reactor) noexcept {
 
 class ReactorSlab {
  public:
-  static constexpr std::uint32_t kNoIndex = ~std::uint32_t{0};
+  static constexpr std::uint32_t kNoIndex = internal::kNoIndex;
 
   ReactorSlab() = default;
   ReactorSlab(const ReactorSlab&) = delete;
@@ -79,33 +81,23 @@ class ReactorSlab {
   // Destroys every reactor, in index order. Each slot is emptied and freed
   // before its reactor's destructor runs, so a destructor that removes other
   // reactors (or spawns) finds a consistent slab; reactors it spawns are
-  // destroyed too, as the loop re-reads the size.
+  // destroyed too, by a further pass if they took a slot already passed.
   void clear() noexcept {
     in_pass_ = false;
     retired_.clear();
-    for (std::size_t i = 0; i < slots_.size(); ++i) {
-      if (slots_[i].state != State::kFree) {
-        if (slots_[i].state == State::kLive) --live_;
-        destroy(static_cast<std::uint32_t>(i));
-      }
-    }
+    slots_.release_all([this](std::uint32_t index) {
+      if (slots_[index].state == State::kLive) --live_;
+      destroy(index);
+    });
   }
 
   // Stores a reactor; returns its index. Its generation is generation(index).
   // Reuses a freed slot when there is one. Allowed during a pass.
   std::uint32_t insert(std::unique_ptr<ErasedReactor> reactor) {
-    std::uint32_t index;
-    if (free_head_ != kNoIndex) {
-      index = free_head_;
-      free_head_ = slots_[index].next_free;
-    } else {
-      index = static_cast<std::uint32_t>(slots_.size());
-      slots_.emplace_back();  // may throw: nothing has changed yet
-    }
+    const std::uint32_t index = slots_.acquire();  // may throw: nothing has changed yet
     Slot& slot = slots_[index];
     slot.reactor = std::move(reactor);
     slot.state = State::kLive;
-    slot.next_free = kNoIndex;
     slot.woken_pass = 0;
     ++live_;
     return index;
@@ -120,7 +112,7 @@ class ReactorSlab {
 
   // True when (index, generation) names a reactor that is stored and not retired.
   bool live(std::uint32_t index, std::uint32_t generation) const noexcept {
-    return index < slots_.size() && slots_[index].generation == generation && slots_[index].state == State::kLive;
+    return slots_.current(index, generation) && slots_[index].state == State::kLive;
   }
 
   // The reactor at a live index, also while it runs (moved out). Cold path.
@@ -204,15 +196,15 @@ class ReactorSlab {
   std::size_t capacity() const noexcept { return slots_.size(); }
 
  private:
-  enum class State : std::uint8_t { kFree, kLive, kRetired };
-
   struct Slot {
+    enum class State : std::uint8_t { kFree, kLive, kRetired };
     std::unique_ptr<ErasedReactor> reactor;
     std::uint64_t woken_pass = 0;
     std::uint32_t generation = 1;
     std::uint32_t next_free = kNoIndex;
     State state = State::kFree;
   };
+  using State = Slot::State;
 
   void put_back(std::uint32_t index, ErasedReactor* reactor) noexcept {
     // SAFETY: the slot is still ours and empty: a slot is freed only by
@@ -227,21 +219,18 @@ class ReactorSlab {
     Slot& slot = slots_[index];
     std::unique_ptr<ErasedReactor> doomed = std::move(slot.reactor);
     slot.state = State::kFree;
-    if (++slot.generation == 0) slot.generation = 1;  // 0 is never a live generation
-    slot.next_free = free_head_;
-    free_head_ = index;
+    slots_.free(index);  // bumps the generation: stale tokens miss
     // SAFETY: `slot` is not used past this point: the destructor may call
     // back into the slab (insert grows slots_), and the slab is consistent
     // (the slot is free and empty) before it runs.
     doomed.reset();
   }
 
-  std::vector<Slot> slots_;
+  GenerationalSlots<Slot> slots_;
   std::vector<std::uint32_t> retired_;
   // The reactor run() last moved out; get() consults it only for an empty
   // occupied slot, which exists only while that reactor runs.
   ErasedReactor* running_ = nullptr;
-  std::uint32_t free_head_ = kNoIndex;
   std::size_t live_ = 0;
   bool in_pass_ = false;
 };

@@ -3,11 +3,11 @@
 // doubly-linked lists (by index) that thread the slots into wheel buckets
 // and sorted lists.
 //
-// Slots live in two parallel vectors: `meta_` (deadline, links, generation;
-// what scheduling and cascading touch) and `handlers_` (the erased handlers;
-// touched only to store, fire and destroy). Freed slots are reused through a
-// free list and carry a generation so that a stale TimerToken never reaches
-// a newer timer.
+// A Slab (rt/internal/slab.h): slots live in two parallel vectors, the
+// TimerMeta (deadline, links, generation; what scheduling and cascading
+// touch) and the erased handlers (touched only to store, fire and destroy).
+// Freed slots are reused through a free list and carry a generation so that
+// a stale TimerToken never reaches a newer timer.
 //
 // The lists: each slot has one pair of links, so it is in at most one list
 // at a time (a wheel bucket, the overflow list, the current tick, the due
@@ -29,7 +29,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <utility>
-#include <vector>
+
+#include "rt/internal/slab.h"
 
 namespace keel::internal {
 
@@ -41,15 +42,18 @@ struct TimerMeta {
     kArmed,   // pending: in a wheel bucket, the overflow list, or the due list
     kFiring,  // its handler is out of the slot, running
   };
-  static constexpr std::uint32_t kNoIndex = ~std::uint32_t{0};
+  static constexpr State kHeld = State::kArmed;
+  static constexpr State kTaken = State::kFiring;
+  static constexpr std::uint32_t kNoIndex = internal::kNoIndex;
   static constexpr std::uint16_t kNoBucket = 0xFFFF;
 
   std::chrono::steady_clock::time_point deadline{};
   std::uint64_t seq = 0;          // schedule order: unique per arming, the tie-break
   std::int64_t period_ns = 0;     // > 0: periodic
-  std::uint32_t next = kNoIndex;  // bucket list links, or the free-list link when free
+  std::uint32_t next = kNoIndex;  // list links
   std::uint32_t prev = kNoIndex;
   std::uint32_t generation = 1;  // bumped on release; 0 is never handed out
+  std::uint32_t next_free = kNoIndex;
   std::uint16_t bucket = kNoBucket;
   State state = State::kFree;
   bool skip_missed = true;  // periodic: skip periods missed by a late poll
@@ -69,104 +73,39 @@ inline bool fires_before(const TimerMeta& a, const TimerMeta& b) noexcept {
 }
 
 // `Handler` is a move-only, nothrow-movable erased handler with a default
-// (empty) state and reset(): keel::InlineHandler<Instant, N>.
+// (empty) state and reset(): keel::InlineHandler<Instant, N>. The storage is
+// a Slab (rt/internal/slab.h): allocate, take (kArmed -> kFiring), put_back,
+// release, allocated, clear.
+//
+// SAFETY (put_back): the wheel puts a fired handler back without asking
+// taken(): a kFiring slot is released only by the wheel's firing code
+// (cancel() only clears its re-arm flag), so it is still allocated, in no
+// list, and empty.
 template <class Handler>
-class TimerSlab {
+class TimerSlab : public Slab<TimerMeta, Handler> {
+  using Base = Slab<TimerMeta, Handler>;
+
  public:
-  static constexpr std::uint32_t kNoIndex = TimerMeta::kNoIndex;
-
-  TimerSlab() = default;
-  TimerSlab(const TimerSlab&) = delete;
-  TimerSlab& operator=(const TimerSlab&) = delete;
-  ~TimerSlab() { clear(); }
-
-  void reserve(std::size_t n) {
-    meta_.reserve(n);
-    handlers_.reserve(n);
-  }
-
-  // Stores a handler in a free slot (reusing one when there is one) and
-  // returns its index; the slot is kArmed with default bookkeeping and no
-  // bucket. If growing throws, nothing has changed.
+  // Stores a handler in a free slot and returns its index; the slot is
+  // kArmed with default bookkeeping and no bucket. If growing throws,
+  // nothing has changed.
   std::uint32_t allocate(Handler&& handler) {
-    std::uint32_t index;
-    if (free_head_ != kNoIndex) {
-      index = free_head_;
-      free_head_ = meta_[index].next;
-    } else {
-      index = static_cast<std::uint32_t>(meta_.size());
-      handlers_.emplace_back();  // may throw: nothing has changed yet
-      try {
-        meta_.emplace_back();
-      } catch (...) {
-        handlers_.pop_back();
-        throw;
-      }
-    }
+    const std::uint32_t index = Base::allocate(std::move(handler));
     TimerMeta& m = meta_[index];
     m.next = kNoIndex;
     m.prev = kNoIndex;
     m.bucket = TimerMeta::kNoBucket;
     m.period_ns = 0;
     m.rearm = false;
-    m.state = TimerMeta::State::kArmed;
-    handlers_[index] = std::move(handler);
     return index;
   }
 
-  // Moves the handler of an armed slot out for firing; the slot becomes
-  // kFiring and stays allocated (its generation unchanged) until put_back()
-  // or release().
-  Handler take(std::uint32_t index) noexcept {
-    assert(meta_[index].state == TimerMeta::State::kArmed);
-    meta_[index].state = TimerMeta::State::kFiring;
-    // SAFETY: the handler leaves the vector for the duration of its call, so
-    // neither vector growth (a schedule from inside it) nor a release() of
-    // its slot can move or destroy the object that is running. Only the
-    // index survives the call; the caller re-indexes afterwards.
-    return std::move(handlers_[index]);
-  }
-
-  // Returns a handler taken by take() to its slot, which becomes kArmed.
-  void put_back(std::uint32_t index, Handler&& handler) noexcept {
-    // SAFETY: the slot is still the taker's: a kFiring slot is released only
-    // by the wheel's firing code (cancel() only clears its re-arm flag), so
-    // it is allocated, in no list, and its handler is empty.
-    assert(meta_[index].state == TimerMeta::State::kFiring && !handlers_[index]);
-    meta_[index].state = TimerMeta::State::kArmed;
-    handlers_[index] = std::move(handler);
-  }
-
-  // Frees a slot (armed or firing; unlinked by the caller) and destroys its
-  // handler, if it still holds one. The generation is bumped first, so every
-  // token of this timer is stale by the time the destructor runs.
+  // Frees a slot (armed or firing), which the caller has unlinked; see
+  // Slab::release.
   void release(std::uint32_t index) noexcept {
-    TimerMeta& m = meta_[index];
-    assert(m.state != TimerMeta::State::kFree && m.bucket == TimerMeta::kNoBucket);
-    Handler doomed = std::move(handlers_[index]);
-    m.state = TimerMeta::State::kFree;
-    if (++m.generation == 0) m.generation = 1;
-    m.next = free_head_;
-    m.prev = kNoIndex;
-    free_head_ = index;
-    // SAFETY: neither `m` nor any slot reference is used past this point:
-    // the destructor may call back into the slab (allocate grows the
-    // vectors), and the slab is consistent (the slot is free and empty)
-    // before it runs.
-    doomed.reset();
+    assert(meta_[index].bucket == TimerMeta::kNoBucket);
+    Base::release(index);
   }
-
-  TimerMeta& meta(std::uint32_t index) noexcept { return meta_[index]; }
-  const TimerMeta& meta(std::uint32_t index) const noexcept { return meta_[index]; }
-
-  // True when (index, generation) names an allocated slot.
-  bool allocated(std::uint32_t index, std::uint32_t generation) const noexcept {
-    return index < meta_.size() && meta_[index].generation == generation &&
-           meta_[index].state != TimerMeta::State::kFree;
-  }
-
-  // Slots ever allocated: an upper bound on any index.
-  std::size_t capacity() const noexcept { return meta_.size(); }
 
   // --- intrusive lists ---------------------------------------------------------
   //
@@ -316,26 +255,6 @@ class TimerSlab {
     relink_backwards(into);
   }
 
-  // Destroys every handler, in index order. Each slot is freed before its
-  // handler's destructor runs (see release()), so a destructor that cancels
-  // timers or schedules new ones finds a consistent slab; timers scheduled
-  // by those destructors (possibly into slots already passed) are destroyed
-  // by a further pass. Lists that point into the slab must be reset by the
-  // owner first.
-  void clear() noexcept {
-    bool released = true;
-    while (released) {
-      released = false;
-      for (std::size_t i = 0; i < meta_.size(); ++i) {
-        if (meta_[i].state != TimerMeta::State::kFree) {
-          meta_[i].bucket = TimerMeta::kNoBucket;
-          release(static_cast<std::uint32_t>(i));
-          released = true;
-        }
-      }
-    }
-  }
-
  private:
   // Merges two next-linked sorted chains; prev links are fixed by the caller.
   std::uint32_t merge(std::uint32_t a, std::uint32_t b) noexcept {
@@ -373,9 +292,7 @@ class TimerSlab {
     list.tail = prev;
   }
 
-  std::vector<TimerMeta> meta_;
-  std::vector<Handler> handlers_;
-  std::uint32_t free_head_ = kNoIndex;
+  using Base::meta_;
 };
 
 }  // namespace keel::internal
