@@ -25,6 +25,17 @@ template <class Body>
   return std::chrono::duration<double, std::nano>(stop - start).count() / static_cast<double>(iterations);
 }
 
+// `value`, which the optimizer can no longer see through (a count an IO
+// layer would learn at run time). Not benchmark::DoNotOptimize on a
+// non-const lvalue: its "+m,r" constraint lets g++ 12 pick different
+// alternatives for input and output, and the variable comes back as
+// garbage (a count of 100 read back as ~2^60 overran a stack buffer here).
+template <class T>
+T opaque(T value) {
+  asm volatile("" : "+r"(value));
+  return value;
+}
+
 // The framework's timed loop runs the candidate (its time is the reported
 // ns/op). Afterwards, untimed, the baseline and the candidate run again in
 // identical loops, alternating; the ratio is candidate/baseline of those.

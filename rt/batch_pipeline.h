@@ -20,6 +20,7 @@
 #include "rt/error.h"
 #include "rt/handler.h"
 #include "rt/internal/fixed_capacity_buffer.h"
+#include "rt/pipeline.h"
 
 namespace keel {
 namespace internal {
@@ -128,12 +129,13 @@ class BatchPipeline {
     // otherwise make the compiler reload the bounds per item.
     value_type* const items = buffer_.data();
     std::size_t i = 0;
+    internal::DropOutput discard;
     try {
       for (; i < count; ++i) {
         if constexpr (std::is_lvalue_reference_v<In>) {
-          chain_.run(world, static_cast<In>(items[i]));
+          chain_.run_into(world, static_cast<In>(items[i]), discard);
         } else {
-          chain_.run(world, std::move(items[i]));
+          chain_.run_into(world, std::move(items[i]), discard);
         }
       }
     } catch (...) {

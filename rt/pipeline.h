@@ -99,15 +99,29 @@ struct PipelineHasEnded {
 
 // --- the chain ---------------------------------------------------------------
 
+// A chain runs two ways. run(world, in) returns the last step's output;
+// DAG arms and merges use it. run_into(world, in, next) hands each step's
+// output to the rest of the chain as a call instead (continuation-passing):
+// an operation that branches (filter, guard) then calls the rest of the
+// chain only where it has a value, so nothing is merged back into one
+// optional and the compiler lays the code out as hand-written if/else
+// (measured: the merged optional cost 10% on a 3-step pipeline, its fields
+// being computed before the branch that discards them). Pipelines run this way.
 struct Source {
   template <class In>
   In&& run(World&, In&& in) {
     return std::forward<In>(in);
   }
+  template <class In, class Next>
+  [[gnu::always_inline]] void run_into(World&, In&& in, Next& next) {
+    next(std::forward<In>(in));
+  }
 };
 
 template <class Op, class X>
 decltype(auto) run_op(Op& op, World& world, X&& x);
+template <class Op, class X, class Next>
+[[gnu::always_inline]] inline void run_op_into(Op& op, World& world, X&& x, Next& next);
 
 template <class Prev, class Op>
 struct Link {
@@ -117,6 +131,22 @@ struct Link {
   decltype(auto) run(World& world, In&& in) {
     return run_op(op, world, prev.run(world, std::forward<In>(in)));
   }
+  // Forced inline: a branching step calls the rest of the chain from two
+  // places, which the inliner's size limits would otherwise turn into an
+  // out-of-line call (measured: 2.4x on a 5-step pipeline).
+  template <class In, class Next>
+  [[gnu::always_inline]] void run_into(World& world, In&& in, Next& next) {
+    auto rest = [this, &world, &next](auto&& x) __attribute__((always_inline)) {
+      run_op_into(op, world, std::forward<decltype(x)>(x), next);
+    };
+    prev.run_into(world, std::forward<In>(in), rest);
+  }
+};
+
+// The end of a chain run by run_into: the last output is dropped.
+struct DropOutput {
+  template <class... X>
+  void operator()(X&&...) const noexcept {}
 };
 
 // --- the operations ------------------------------------------------------------
@@ -175,6 +205,29 @@ decltype(auto) run_op(Op& op, World& world, X&& x) {
     return apply_lifted(op, world, std::forward<X>(x));
   } else {
     return op.apply(world, std::forward<X>(x));
+  }
+}
+
+// The rest of the chain for an input a step has emptied, as its own
+// function: inlined beside the value path it would double the code the
+// value path runs through and upset its layout (measured: +10% on a 5-step
+// pipeline), while most steps do nothing with an empty input.
+template <class Empty, class Next>
+[[gnu::noinline]] void run_rest_on_empty(Next& next) {
+  next(Empty());
+}
+
+// run_into's step: an operation with apply_into() branches into the rest of
+// the chain itself; any other hands its output on.
+template <class Op, class X, class Next>
+[[gnu::always_inline]] inline void run_op_into(Op& op, World& world, X&& x, Next& next) {
+  if constexpr (requires { op.apply_into(world, std::forward<X>(x), next); }) {
+    op.apply_into(world, std::forward<X>(x), next);
+  } else if constexpr (std::is_void_v<decltype(run_op(op, world, std::forward<X>(x)))>) {
+    run_op(op, world, std::forward<X>(x));
+    next();
+  } else {
+    next(run_op(op, world, std::forward<X>(x)));
   }
 }
 
@@ -238,6 +291,17 @@ struct FilterOp {
       using Out = std::optional<D>;
       if (apply_step<Splat>(step, world, std::as_const(x))) return Out(std::forward<X>(x));
       return Out();
+    }
+  }
+  // Within run_into: on an optional (not one holding an expected), the same
+  // optional goes on when the predicate holds and an empty one otherwise.
+  template <class X, class Next>
+    requires(is_optional<Decayed<X>> && !is_optional_expected<Decayed<X>>)
+  [[gnu::always_inline]] void apply_into(World& world, X&& x, Next& next) {
+    if (x && apply_step<Splat>(step, world, std::as_const(*x))) {
+      next(std::forward<X>(x));
+    } else {
+      run_rest_on_empty<Decayed<X>>(next);
     }
   }
 };
@@ -452,6 +516,15 @@ struct GuardOp {
     using Out = std::optional<Decayed<X>>;
     if (apply_step<Splat>(step, world, std::as_const(x))) return Out(std::forward<X>(x));
     return Out();
+  }
+  template <class X, class Next>
+  [[gnu::always_inline]] void apply_into(World& world, X&& x, Next& next) {
+    using Out = std::optional<Decayed<X>>;
+    if (apply_step<Splat>(step, world, std::as_const(x))) {
+      next(Out(std::forward<X>(x)));
+    } else {
+      next(Out());
+    }
   }
 };
 
@@ -761,7 +834,8 @@ class Pipeline {
 
   void run(World& world, In event) {
     internal::check_world(built_for_, world, name_);
-    chain_.run(world, std::forward<In>(event));
+    internal::DropOutput discard;
+    chain_.run_into(world, std::forward<In>(event), discard);
   }
 
   std::string_view name() const noexcept { return name_; }
