@@ -26,10 +26,12 @@ template <class Body>
 }
 
 // `value`, which the optimizer can no longer see through (a count an IO
-// layer would learn at run time). Not benchmark::DoNotOptimize on a
-// non-const lvalue: its "+m,r" constraint lets g++ 12 pick different
-// alternatives for input and output, and the variable comes back as
-// garbage (a count of 100 read back as ~2^60 overran a stack buffer here).
+// layer would learn at run time). Not benchmark::DoNotOptimize(variable):
+// with Debian's Google Benchmark and g++ 12 at -O3, a local passed to it
+// and then read through a lambda's reference capture did not hold its
+// value afterwards (a count of 100 read back far too small in one build
+// and far too large in another, which overran a stack buffer). Its "+m,r"
+// in-out constraint is the suspect (google/benchmark#1340, PR #1424).
 template <class T>
 T opaque(T value) {
   asm volatile("" : "+r"(value));
