@@ -233,7 +233,10 @@ BENCHMARK(BM_Dag3Arms);
 // they are processed: batch.run() against 100 single.run() calls. The count
 // is known only at run time on both sides, as a recvmmsg's would be.
 
-void BM_Batch100PerItem(benchmark::State& state) {
+// One op = 100 items; ratio = batch / 100 single runs. `fill(batch, i, n)`
+// puts the op's n messages into the batch.
+template <class Fill>
+void batch_against_single_runs(benchmark::State& state, Fill fill) {
   keel::World world = make_world();
   auto batch = quote_pipeline(world.registry()).build_batch(100);
   auto single = quote_pipeline(world.registry()).build();
@@ -241,11 +244,10 @@ void BM_Batch100PerItem(benchmark::State& state) {
   // How many arrived, as an IO layer learns it: at run time (hidden from the
   // optimizer, so neither side unrolls for a known 100).
   const std::size_t received = keel::bench::opaque(std::size_t{100});
-  // One op = 100 items; ratio = batch / 100 single runs.
   keel::bench::compare(state,
                        [&](std::int64_t i) {
                          const std::size_t n = received;  // a local: the stores below cannot alias it
-                         batch.fill(n, [i](std::size_t k) { return message(i * 100 + static_cast<std::int64_t>(k)); });
+                         fill(batch, i, n);
                          batch.run(world);
                        },
                        [&](std::int64_t i) {
@@ -255,28 +257,20 @@ void BM_Batch100PerItem(benchmark::State& state) {
                        });
   state.counters["items_per_op"] = 100;
 }
+
+void BM_Batch100PerItem(benchmark::State& state) {
+  batch_against_single_runs(state, [](auto& batch, std::int64_t i, std::size_t n) {
+    batch.fill(n, [i](std::size_t k) { return message(i * 100 + static_cast<std::int64_t>(k)); });
+  });
+}
 BENCHMARK(BM_Batch100PerItem);
 
 // The same batch filled one push() at a time: a capacity check and a size
 // update per item, which the plain array does not pay.
 void BM_Batch100PerItemPushed(benchmark::State& state) {
-  keel::World world = make_world();
-  auto batch = quote_pipeline(world.registry()).build_batch(100);
-  auto single = quote_pipeline(world.registry()).build();
-  std::array<RawMessage, 100> buffer{};
-  const std::size_t received = keel::bench::opaque(std::size_t{100});
-  keel::bench::compare(state,
-                       [&](std::int64_t i) {
-                         const std::size_t n = received;
-                         for (std::size_t k = 0; k < n; ++k) batch.push(message(i * 100 + static_cast<std::int64_t>(k)));
-                         batch.run(world);
-                       },
-                       [&](std::int64_t i) {
-                         const std::size_t n = received;
-                         for (std::size_t k = 0; k < n; ++k) buffer[k] = message(i * 100 + static_cast<std::int64_t>(k));
-                         for (std::size_t k = 0; k < n; ++k) single.run(world, buffer[k]);
-                       });
-  state.counters["items_per_op"] = 100;
+  batch_against_single_runs(state, [](auto& batch, std::int64_t i, std::size_t n) {
+    for (std::size_t k = 0; k < n; ++k) batch.push(message(i * 100 + static_cast<std::int64_t>(k)));
+  });
 }
 BENCHMARK(BM_Batch100PerItemPushed);
 
