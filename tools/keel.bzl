@@ -5,7 +5,6 @@ KEEL_COPTS = [
     "-Wextra",
     "-Wpedantic",
     "-Werror",
-    "-Wno-gnu-zero-variadic-macro-arguments",
 ]
 
 def keel_cc_library(name, copts = [], **kwargs):
@@ -15,7 +14,7 @@ def keel_cc_test(name, copts = [], deps = [], **kwargs):
     native.cc_test(
         name = name,
         copts = KEEL_COPTS + copts,
-        deps = deps + ["@system//:gtest_main"],
+        deps = deps + ["@keel_system//:gtest_main"],
         **kwargs
     )
 
@@ -27,7 +26,7 @@ def keel_cc_benchmark(name, copts = [], deps = [], tags = [], **kwargs):
     native.cc_binary(
         name = name,
         copts = KEEL_COPTS + copts,
-        deps = deps + ["@system//:benchmark"],
+        deps = deps + ["@keel_system//:benchmark"],
         tags = tags + ["benchmark"],
         **kwargs
     )

@@ -3,11 +3,14 @@
 #include <cxxabi.h>
 #include <dlfcn.h>
 
+#include <array>
 #include <cstdlib>
 #include <memory>
 #include <mutex>
 #include <set>
 #include <string>
+
+#include "absl/debugging/symbolize.h"
 
 namespace keel::internal {
 
@@ -20,17 +23,23 @@ std::string_view intern_name(std::string_view name) {
   return *it;
 }
 
-std::string_view function_symbol_name(const void* function) {
-  Dl_info info{};
-  if (dladdr(function, &info) == 0 || info.dli_sname == nullptr || info.dli_saddr != function) return {};
-  int status = 0;
-  std::unique_ptr<char, decltype(&std::free)> demangled(
-      abi::__cxa_demangle(info.dli_sname, nullptr, nullptr, &status), &std::free);
-  std::string name = status == 0 && demangled ? demangled.get() : info.dli_sname;
-  // "ns::on_quote(keel::ResMut<Book>, Quote const&)" -> "ns::on_quote"
+namespace {
+
+// libstdc++ and Abseil spell the anonymous namespace differently; handler
+// names use libstdc++'s spelling whichever found the symbol.
+void normalize_anonymous_namespace(std::string& name) {
+  static constexpr std::string_view absl_spelling = "(anonymous namespace)";
+  for (auto at = name.find(absl_spelling); at != std::string::npos; at = name.find(absl_spelling, at)) {
+    name.replace(at, absl_spelling.size(), "{anonymous}");
+  }
+}
+
+// "ns::on_quote(keel::ResMut<Book>, Quote const&)" -> "ns::on_quote", and
+// "void ns::f<int>(int)" -> "ns::f<int>": the parameter list goes, and so
+// does a template instance's leading return type.
+std::string bare_function_name(std::string name) {
+  normalize_anonymous_namespace(name);
   if (const auto paren = name.find('('); paren != std::string::npos) name.resize(paren);
-  // Function template instances demangle with their return type first
-  // ("void ns::f<int>"); keep the name after the last space outside <>.
   int depth = 0;
   for (std::size_t i = name.size(); i-- > 0;) {
     if (name[i] == '>') ++depth;
@@ -40,7 +49,37 @@ std::string_view function_symbol_name(const void* function) {
       break;
     }
   }
-  return intern_name(name);
+  return name;
+}
+
+// Exact when the function is in a dynamic symbol table (a shared library,
+// or a binary linked to export its symbols): the mangled name keeps
+// template arguments.
+std::string dynamic_symbol_name(const void* function) {
+  Dl_info info{};
+  if (dladdr(function, &info) == 0 || info.dli_sname == nullptr || info.dli_saddr != function) return {};
+  int status = 0;
+  std::unique_ptr<char, decltype(&std::free)> demangled(
+      abi::__cxa_demangle(info.dli_sname, nullptr, nullptr, &status), &std::free);
+  return status == 0 && demangled ? demangled.get() : info.dli_sname;
+}
+
+// Any function in the binary's full symbol table (.symtab), internal
+// linkage included; nothing once the binary is stripped. Abseil's
+// demangler leaves out template arguments ("ns::f<>()").
+std::string static_symbol_name(const void* function) {
+  std::array<char, 1024> buffer{};
+  if (!absl::Symbolize(function, buffer.data(), static_cast<int>(buffer.size()))) return {};
+  return buffer.data();
+}
+
+}  // namespace
+
+std::string_view function_symbol_name(const void* function) {
+  std::string name = dynamic_symbol_name(function);
+  if (name.empty()) name = static_symbol_name(function);
+  if (name.empty()) return {};
+  return intern_name(bare_function_name(std::move(name)));
 }
 
 std::string_view site_name(std::string_view what, const std::source_location& site) {

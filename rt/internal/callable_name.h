@@ -13,8 +13,8 @@ namespace keel::internal {
 // A name that lives for the rest of the program (interned once; cold path).
 std::string_view intern_name(std::string_view name);
 
-// "on_quote" for a function whose symbol is visible to the dynamic linker
-// (binaries that link //rt are linked with -rdynamic), or "" when unknown.
+// "on_quote" (or "{anonymous}::on_quote") for a function named in the
+// binary's symbol table, or "" when it is not there (a stripped binary).
 std::string_view function_symbol_name(const void* function);
 
 // "lambda at quickstart.cc:31".
@@ -28,7 +28,7 @@ std::string_view callable_name(const F& fn, const std::source_location& site) {
   } else if constexpr (std::is_function_v<D> || (std::is_pointer_v<D> && std::is_function_v<std::remove_pointer_t<D>>)) {
     // SAFETY: converting a function pointer to an object pointer is
     // conditionally supported and is on every platform Keel targets; the
-    // value is only compared against the dynamic symbol table.
+    // value is only looked up in the symbol tables, never called through.
     const std::string_view symbol = function_symbol_name(reinterpret_cast<const void*>(+fn));
     return symbol.empty() ? site_name("function", site) : symbol;
   } else if constexpr (type_name<D>().find("<lambda") != std::string_view::npos) {

@@ -60,8 +60,7 @@ using keel_test::Counts;
 using keel_test::InitCounter;
 using keel_test::Tracked;
 
-// External linkage, global namespace: named "on_quote" from the dynamic
-// symbol table.
+// External linkage, global namespace: named "on_quote" from the symbol table.
 void on_quote(keel::ResMut<Book> book, keel::Res<Limits> lim, const Quote& q) {
   book->qty += std::min(q.qty, lim->max_qty);
   ++book->updates;
@@ -70,13 +69,20 @@ void on_quote(keel::ResMut<Book> book, keel::Res<Limits> lim, const Quote& q) {
 // Needs a resource no test World registers.
 void on_quote_needing_missing(keel::Res<Missing>, keel::ResMut<Book> book, const Quote& q) { book->qty -= q.qty; }
 
-// Internal linkage: not in the dynamic symbol table, so named by site. Their
-// bodies differ from every other function so that identical-code folding
-// cannot give them another function's address (and name).
+// Internal linkage: in the binary's symbol table, not in the dynamic one.
+// Their bodies differ from every other function so that identical-code
+// folding cannot give them another function's address (and name).
 namespace {
 void hidden_on_quote(keel::ResMut<Book> book, const Quote& q) { book->qty += 3 * q.qty + 1; }
 }  // namespace
 static void static_on_quote(keel::ResMut<Book> book, const Quote& q) { book->qty += 5 * q.qty + 7; }
+
+namespace handler_test {
+template <int Scale>
+void scaled_on_quote(keel::ResMut<Book> book, const Quote& q) {
+  book->qty += Scale * q.qty + 11;
+}
+}  // namespace handler_test
 
 namespace {
 
@@ -238,25 +244,35 @@ TEST(Handler, TakesEventByRvalueReferenceSoTheFunctionCanMoveFromIt) {
 // ---------------------------------------------------------------------------
 // Names
 
-TEST(Handler, NamesExternalFunctionFromDynamicSymbolTable) {
+TEST(Handler, NamesExternalFunctionFromSymbolTable) {
   keel::World world = make_world();
   EXPECT_EQ(keel::handler(world.registry(), on_quote).name(), "on_quote");
 }
 
-TEST(Handler, NamesInternalLinkageFunctionsByTheirSite) {
+TEST(Handler, NamesInternalLinkageFunctionsAfterTheFunction) {
   keel::World world = make_world();
-  const int hidden_line = __LINE__ + 1;
   auto hidden = keel::handler(world.registry(), hidden_on_quote);
-  const int static_line = __LINE__ + 1;
   auto stat = keel::handler(world.registry(), static_on_quote);
 
-  EXPECT_EQ(hidden.name(), "function at " + site(hidden_line));
-  EXPECT_EQ(stat.name(), "function at " + site(static_line));
+  EXPECT_EQ(hidden.name(), "{anonymous}::hidden_on_quote");
+  EXPECT_EQ(stat.name(), "static_on_quote");
 
   // They still run.
   hidden.run(world, Quote{.qty = 1});
   stat.run(world, Quote{.qty = 1});
   EXPECT_EQ(world.resource<Book>().qty, 4 + 12);
+}
+
+// The binary's symbol table names a template instance without its
+// arguments; keel::fn<&f> has them from the compiler.
+TEST(Handler, NamesFunctionTemplateInstanceWithoutItsArguments) {
+  keel::World world = make_world();
+  auto scaled = keel::handler(world.registry(), handler_test::scaled_on_quote<2>);
+  EXPECT_EQ(scaled.name(), "handler_test::scaled_on_quote<>");
+  EXPECT_EQ(keel::handler(world.registry(), keel::fn<&handler_test::scaled_on_quote<2>>).name(),
+            "handler_test::scaled_on_quote<2>");
+  scaled.run(world, Quote{.qty = 1});
+  EXPECT_EQ(world.resource<Book>().qty, 13);
 }
 
 TEST(Handler, NamesLambdasByTheirSite) {
