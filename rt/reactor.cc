@@ -17,7 +17,11 @@ bool erase_value(List& list, std::uint32_t value) noexcept {
 
 }  // namespace
 
-std::size_t World::dispatch_reactors() { return reactors_->dispatch(*this); }
+std::size_t World::dispatch_reactors() {
+  if (reactors_ == nullptr) [[unlikely]]
+    throw_moved_from();
+  return reactors_->dispatch(*this);
+}
 
 ReactorNotify::~ReactorNotify() {
   // Destroy the reactors while the graph they may call into from their

@@ -1,6 +1,7 @@
 #include "rt/world.h"
 
 #include <string>
+#include <utility>
 
 #include "rt/reactor.h"
 
@@ -48,10 +49,62 @@ World::World(std::unique_ptr<internal::WorldStorage> storage)
   reactors_ = &storage_->registry.resolve<ReactorNotify>();
 }
 
-World::World(World&&) noexcept = default;
-World& World::operator=(World&&) noexcept = default;
+namespace {
+
+// What a moved-from World points at instead of the storage it gave away:
+// an empty Registry (so registry() is never a dangling reference and
+// resolving against it names the missing type) and a Shutdown that is
+// already requested (so run() on it returns at once).
+const Registry& vacant_registry() noexcept {
+  static const Registry registry;
+  return registry;
+}
+const Shutdown& vacant_shutdown() noexcept {
+  static const Shutdown* const shutdown = [] {
+    static Shutdown requested;
+    requested.request();
+    return &requested;
+  }();
+  return *shutdown;
+}
+
+}  // namespace
+
+World::World(World&& other) noexcept
+    : registry_(std::exchange(other.registry_, &vacant_registry())),
+      serial_(std::exchange(other.serial_, 0)),
+      dense_(std::exchange(other.dense_, {})),
+      shutdown_(std::exchange(other.shutdown_, &vacant_shutdown())),
+      reactors_(std::exchange(other.reactors_, nullptr)),
+      sequence_(std::exchange(other.sequence_, 0)),
+      storage_(std::move(other.storage_)) {}
+
+World& World::operator=(World&& other) noexcept {
+  if (this == &other) return *this;
+  // Our resources go first (reverse registration order), then we take the
+  // other's and leave it vacant, as the move constructor does.
+  storage_.reset();
+  registry_ = std::exchange(other.registry_, &vacant_registry());
+  serial_ = std::exchange(other.serial_, 0);
+  dense_ = std::exchange(other.dense_, {});
+  shutdown_ = std::exchange(other.shutdown_, &vacant_shutdown());
+  reactors_ = std::exchange(other.reactors_, nullptr);
+  sequence_ = std::exchange(other.sequence_, 0);
+  storage_ = std::move(other.storage_);
+  return *this;
+}
+
 World::~World() = default;
 
-void World::throw_missing(std::string_view type) { throw ConfigError(Registry::missing_message(type)); }
+void World::throw_missing(std::string_view type) const {
+  if (!storage_) throw_moved_from();
+  throw ConfigError(Registry::missing_message(type));
+}
+
+void World::throw_moved_from() {
+  throw ConfigError(
+      "keel: this World was moved from and owns no resources; use the World it was moved to, or assign a "
+      "World to this one");
+}
 
 }  // namespace keel

@@ -160,8 +160,14 @@ class WorldBuilder {
 
 class World {
  public:
-  World(World&&) noexcept;
-  World& operator=(World&&) noexcept;
+  // Moving a World moves everything it owns: handlers built before the move
+  // run on the destination. The moved-from World owns nothing and is meant
+  // to be destroyed or assigned to. It is safe to use, not useful: it has
+  // serial 0 (so a handler run on it fails the wrong-World check), an empty
+  // registry(), a shutdown that is already requested, and resource<T>() and
+  // dispatch_reactors() throw ConfigError.
+  World(World&& other) noexcept;
+  World& operator=(World&& other) noexcept;
   ~World();
 
   // T by type. One array index on the dense type table; throws ConfigError
@@ -186,7 +192,8 @@ class World {
   const Registry& registry() const noexcept { return *registry_; }
 
   // The World's identity (its Registry's serial): never reused in the
-  // process. Handlers compare it on every run to catch a wrong World.
+  // process, and 0 for a moved-from World. Handlers compare it on every run
+  // to catch a wrong World.
   std::uint64_t serial() const noexcept { return serial_; }
 
   // The current event's sequence number; drivers advance it once per event.
@@ -218,7 +225,8 @@ class World {
  private:
   friend class WorldBuilder;
   explicit World(std::unique_ptr<internal::WorldStorage> storage);
-  [[noreturn]] static void throw_missing(std::string_view type);
+  [[noreturn]] void throw_missing(std::string_view type) const;
+  [[noreturn]] static void throw_moved_from();
 
   const Registry* registry_ = nullptr;
   std::uint64_t serial_ = 0;
