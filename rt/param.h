@@ -184,6 +184,29 @@ namespace internal {
 template <class T>
 inline constexpr bool dependent_false = false;
 
+// --- keel::World& as a parameter ----------------------------------------------
+//
+// A function may take `keel::World&` as its first keel parameter, for code
+// that reaches many resources or builds handlers while it runs. It is not a
+// keel::Param (fetch returns a reference), so parameter lists map it to
+// WholeWorld; it declares no access because it rules out every other
+// resource parameter instead (WorldBesideResourceParameter).
+
+struct WholeWorld {
+  struct State {};
+  static State init(const Registry&) noexcept { return {}; }
+  static World& fetch(World& world, State&) noexcept { return world; }
+};
+
+template <class A>
+inline constexpr bool is_world_ref = std::is_same_v<A, World&>;
+template <class A>
+inline constexpr bool names_world = std::is_same_v<std::remove_cvref_t<A>, World>;
+
+// The parameter type that stands for a declared argument type `A`.
+template <class A>
+using param_type_of = std::conditional_t<is_world_ref<A>, WholeWorld, std::remove_cvref_t<A>>;
+
 // --- compile-time aliasing check -------------------------------------------
 
 template <class A>
@@ -266,6 +289,67 @@ template <class... Ps>
 inline constexpr bool no_conflicting_access =
     NoConflicts<typename ConcatAccess<typename AccessOf<Ps>::type...>::type>::value;
 
+// Instantiated only when a function takes keel::World& beside a parameter
+// that reaches a resource; the compiler's "in instantiation of" line names it.
+template <class P>
+struct WorldBesideResourceParameter {
+  static_assert(dependent_false<P>,
+                "keel: a function that takes keel::World& cannot also take Res<T>, ResMut<T> or Opt<...>: "
+                "the World reaches every resource, so the two could alias. The parameter is the type in "
+                "'WorldBesideResourceParameter<P>'; reach that resource through the World (world.resource<T>()) "
+                "or drop keel::World&. Local<T> and Seq may stay.");
+  static constexpr bool ok = false;
+};
+
+template <class P>
+constexpr bool declares_access() {
+  return !std::is_same_v<typename AccessOf<P>::type, AccessList<>>;
+}
+
+// With keel::World& among `Args`, no other parameter may declare access.
+template <class... Args>
+constexpr bool world_beside_access_ok() {
+  if constexpr (!(is_world_ref<Args> || ...)) {
+    return true;
+  } else {
+    return ([]<class P>() {
+      if constexpr (declares_access<P>()) {
+        return WorldBesideResourceParameter<P>::ok;
+      } else {
+        return true;
+      }
+    }.template operator()<param_type_of<Args>>() && ... && true);
+  }
+}
+
+template <std::size_t Position>
+struct WorldMustBeTheFirstParameter {
+  static_assert(Position == 0,
+                "keel: keel::World& must be the first keel parameter (after the context of a callback or "
+                "reactor); its position is in 'WorldMustBeTheFirstParameter<Position>'.");
+  static constexpr bool ok = false;
+};
+
+template <class A>
+struct WorldTakenByValueOrConst {
+  static_assert(dependent_false<A>,
+                "keel: take the World as keel::World& (non-const reference); a copy or a const World cannot "
+                "be handed to a function. The declared type is in 'WorldTakenByValueOrConst<A>'.");
+  static constexpr bool ok = false;
+};
+
+// Where a declared argument names keel::World: only `World&`, only first.
+template <class A, std::size_t Index>
+constexpr bool world_position_ok() {
+  if constexpr (!is_world_ref<A>) {
+    return WorldTakenByValueOrConst<A>::ok;
+  } else if constexpr (Index != 0) {
+    return WorldMustBeTheFirstParameter<Index + 1>::ok;
+  } else {
+    return true;
+  }
+}
+
 // The resource of the first conflicting pair of accesses among parameters
 // Ps, or void when there is none. Instantiates nothing that fails: for
 // checks that report a conflict in their own words (systems).
@@ -323,10 +407,18 @@ struct EventMustBeLastParameter {
   static constexpr bool ok = false;
 };
 
+template <class Event>
+struct WorldIsNotAnEvent {
+  static_assert(dependent_false<Event>,
+                "keel: a handler's last parameter is its event; keel::World& goes first, before the keel "
+                "parameters, and the handler still takes an event after them.");
+  static constexpr bool ok = false;
+};
+
 template <class List>
 struct AllParams;
 template <class... A>
-struct AllParams<TypeList<A...>> : std::bool_constant<(Param<std::remove_cvref_t<A>> && ...)> {};
+struct AllParams<TypeList<A...>> : std::bool_constant<((Param<std::remove_cvref_t<A>> || is_world_ref<A>) && ...)> {};
 
 // Checks `params` (the arguments before the event) and the event; reports
 // the first problem with a readable static_assert.
@@ -337,7 +429,9 @@ struct CheckHandlerParams<TypeList<Ps...>, Event> {
   template <std::size_t... I>
   static constexpr bool each(std::index_sequence<I...>) {
     return ([]<class P, std::size_t N>() {
-      if constexpr (Param<std::remove_cvref_t<P>>) {
+      if constexpr (names_world<P>) {
+        return world_position_ok<P, N>();
+      } else if constexpr (Param<std::remove_cvref_t<P>>) {
         if constexpr (std::is_lvalue_reference_v<P> && !std::is_const_v<std::remove_reference_t<P>>) {
           return ParameterTakenByNonConstReference<std::remove_cvref_t<P>>::ok;
         } else {
@@ -350,8 +444,15 @@ struct CheckHandlerParams<TypeList<Ps...>, Event> {
       }
     }.template operator()<Ps, I>() && ... && true);
   }
-  static constexpr bool value =
-      each(std::index_sequence_for<Ps...>{}) && no_conflicting_access<std::remove_cvref_t<Ps>...>;
+  static constexpr bool event_ok() {
+    if constexpr (names_world<Event>) {
+      return WorldIsNotAnEvent<Event>::ok;
+    } else {
+      return true;
+    }
+  }
+  static constexpr bool value = each(std::index_sequence_for<Ps...>{}) && event_ok() &&
+                                no_conflicting_access<param_type_of<Ps>...> && world_beside_access_ok<Ps...>();
 };
 
 // --- resolved parameter states ------------------------------------------------
@@ -377,7 +478,9 @@ class ParamSet {
 
   // Whether `fn` can be called with these parameters followed by `Back...`.
   template <class F, class... Back>
-  static constexpr bool invocable = std::is_invocable_v<F&, Ps..., Back...>;
+  static constexpr bool invocable =
+      std::is_invocable_v<F&, decltype(Ps::fetch(std::declval<World&>(), std::declval<typename Ps::State&>()))...,
+                          Back...>;
 
   template <class F, class... Back>
   decltype(auto) call(F& fn, World& world, Back&&... back) {
@@ -408,7 +511,7 @@ template <class List>
 struct ParamSetFor;
 template <class... A>
 struct ParamSetFor<TypeList<A...>> {
-  using type = ParamSet<std::remove_cvref_t<A>...>;
+  using type = ParamSet<param_type_of<A>...>;
 };
 
 template <class F>
@@ -419,7 +522,8 @@ decltype(auto) run_with_params(World& world, F& fn, std::string_view owner) {
                 "function object?); spell out its parameter types.");
   using Args = typename Sig::Args;
   static_assert(AllParams<Args>::value,
-                "keel: a startup function takes keel parameters only (Res<T>, ResMut<T>, Local<T>, ...).");
+                "keel: a startup function takes keel parameters only (keel::World&, Res<T>, ResMut<T>, "
+                "Local<T>, ...).");
   static_assert(CheckHandlerParams<Args, void>::value);
   auto params = ParamSetFor<Args>::type::resolve(world.registry(), owner);
   return params.call(fn, world);

@@ -74,7 +74,9 @@ struct CheckSystemParams<TypeList<Ps...>> {
   template <std::size_t... I>
   static constexpr bool each(std::index_sequence<I...>) {
     return ([]<class P, std::size_t N>() {
-      if constexpr (Param<std::remove_cvref_t<P>>) {
+      if constexpr (names_world<P>) {
+        return world_position_ok<P, N>();
+      } else if constexpr (Param<std::remove_cvref_t<P>>) {
         return true;
       } else {
         return SystemParameterIsNotAKeelParameter<std::remove_cvref_t<P>, N + 1>::ok;
@@ -82,10 +84,12 @@ struct CheckSystemParams<TypeList<Ps...>> {
     }.template operator()<Ps, I>() && ... && true);
   }
   static constexpr bool conflicts_ok() {
-    if constexpr (!(Param<std::remove_cvref_t<Ps>> && ... && true)) {
+    if constexpr (!((Param<std::remove_cvref_t<Ps>> || is_world_ref<Ps>) && ... && true)) {
       return true;  // reported above; access lists of non-parameters mean nothing
+    } else if constexpr (!world_beside_access_ok<Ps...>()) {
+      return false;
     } else {
-      using Conflict = first_conflicting_resource<std::remove_cvref_t<Ps>...>;
+      using Conflict = first_conflicting_resource<param_type_of<Ps>...>;
       if constexpr (std::is_void_v<Conflict>) {
         return true;
       } else {
