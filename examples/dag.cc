@@ -1,4 +1,4 @@
-// A tour of Keel's DAGs: DESIGN.md's fair-value DAG (fork two arms, merge),
+// A tour of Keel's DAGs: a fair-value DAG (fork two arms, merge),
 // arms with combinators inside, join, route, tee, and a DAG boxed as a
 // handler.
 //

@@ -1,4 +1,4 @@
-// A tour of Keel's pipelines: DESIGN.md's order-entry chain, each message's
+// A tour of Keel's pipelines: an order-entry chain, each message's
 // path through it, the combinators that reshape a chain, a batch pipeline,
 // and a pipeline boxed as a handler.
 //

@@ -306,12 +306,12 @@ TEST(ReactorSlab, RawSlabMovesOutRunsAndMovesBackByIndex) {
   EXPECT_TRUE(slab.live(reused, generation_before));
 }
 
-// Regression: clear() used to make one pass in index order, so a reactor
-// that a destructor spawned into a slot already passed (the slot just freed
-// is the first one reused) outlived it. ~ReactorNotify clears the slab while
-// its source tables are whole; such a reactor was left for the slab's own
-// destructor, after those tables were destroyed, and its destructor could
-// call back into them. clear() now passes again until a pass finds nothing.
+// clear() passes again until a pass finds nothing, so a reactor that a
+// destructor spawns into a slot already passed (the slot just freed is the
+// first one reused) is destroyed by clear() too. ~ReactorNotify clears the
+// slab while its source tables are whole; a reactor left for the slab's own
+// destructor would be destroyed after those tables, and its destructor could
+// call back into them.
 TEST(ReactorSlab, ClearDestroysReactorsThatDestructorsInsertBehindIt) {
   struct Refill final : keel::internal::ErasedReactor {
     keel::internal::ReactorSlab* slab;

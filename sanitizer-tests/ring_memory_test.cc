@@ -368,13 +368,12 @@ struct Refills {
   std::string_view name() const noexcept { return "refills"; }
 };
 
-// Regression: clear() used to make one pass in index order, so a watch that
-// a destructor added into a slot already passed (the slot just freed is the
-// first one reused) outlived it. ~Uring clears the slab while fd_slots_ and
-// the backend still exist; such a watch was left for the slab's own
-// destructor, whose handler destructors could call back into a Uring whose
-// later members were already gone. clear() now passes again until a pass
-// finds nothing to release.
+// clear() passes again until a pass finds nothing to release, so a watch
+// that a destructor adds into a slot already passed (the slot just freed is
+// the first one reused) is released by clear() too. ~Uring clears the slab
+// while fd_slots_ and the backend still exist; a watch left for the slab's
+// own destructor would have its handler destroyed after them, and that
+// destructor could call back into a Uring whose later members are gone.
 TEST(WatchSlabMemory, ClearReleasesWatchesThatDestructorsAddBehindIt) {
   Census census;
   Slab slab;

@@ -100,10 +100,10 @@ TEST(BatchPipeline, PushReturnsFalseOnceTheBufferIsFull) {
   EXPECT_EQ(world.resource<Outcomes>().sent.back(), (Order{.px = 4, .qty = 1}));
 }
 
-// Regression: push() took its item by value, so the item was moved (or
-// copied) into the parameter before the capacity check; a refused
-// push(std::move(x)) left x moved-from although push() promises that a
-// refused item is not taken. push() now takes const T& and T&&.
+// A refused push() does not take its item: push() takes const T& and T&&,
+// and moves or copies only after the capacity check, so push(std::move(x))
+// on a full buffer leaves x as it was. (Taking T by value would move x into
+// the parameter before the check.)
 TEST(BatchPipeline, PushOnAFullBufferLeavesTheItemWithTheCaller) {
   keel::World world = make_world();
   Counts counts;

@@ -23,7 +23,7 @@
 
 namespace dag_test {
 
-// DESIGN.md §5's DAG example.
+// A fair-value DAG: two arms (mid, spread) over a decoded tick, merged.
 struct Tick {
   double bid = 0;
   double ask = 0;
@@ -127,10 +127,10 @@ TEST(DagMerge, FourArms) {
   EXPECT_EQ(out, (std::vector<int>{1234, 2345}));
 }
 
-// Regression: merge() called its step as merge(world, arm.run(world, v)...),
-// and function arguments are evaluated in an unspecified order; g++ ran the
-// arms last to first (join() ran them first to last). The arms' results are
-// now gathered in a braced list, which is evaluated left to right.
+// merge() runs its arms in the order they were added, as join() does. The
+// arms' results are gathered in a braced list, which is evaluated left to
+// right; as function arguments (merge(world, arm.run(world, v)...)) their
+// order would be unspecified, and g++ evaluates them last to first.
 TEST(DagMerge, ArmsRunInTheOrderTheyWereAdded) {
   keel::World world = make_world();
   std::vector<int> order;
@@ -264,9 +264,10 @@ TEST(DagMerge, ArmOutputsReachTheMergeStepWithoutCopiesOrMoves) {
   EXPECT_EQ(counts.moves, 0);
 }
 
-// Regression: fork(), route() and tee() were &&-qualified while every other
-// combinator is not, so inside an arm (whose builder is an lvalue parameter)
-// a.fork() failed with "discards qualifiers [-fpermissive]".
+// An arm may fork, route and tee like any chain. Inside an arm the builder
+// is an lvalue parameter, so fork(), route() and tee(), like every other
+// combinator, are not &&-qualified (a.fork() would fail with "discards
+// qualifiers [-fpermissive]").
 TEST(DagMerge, AnArmMayItselfForkAndMerge) {
   keel::World world = make_world();
   std::vector<int> out;

@@ -283,9 +283,10 @@ TEST(HandlerAdapters, ReportWrongWorldThroughTheWrappedHandler) {
   EXPECT_TRUE(log_of(first).empty());
 }
 
-// Regression: catch_exceptions caught everything, so a handler run on the
-// wrong World had its ConfigError handed to on_error like a bad event, and
-// the misassembled program went on running. ConfigError now escapes.
+// catch_exceptions reports every exception but keel::ConfigError, which
+// escapes: a handler run on the wrong World is a mistake in how the program
+// is put together, not a bad event, and handing it to on_error would let the
+// misassembled program go on running.
 TEST(CatchExceptions, LetsAWrongWorldConfigErrorEscapeInsteadOfReportingIt) {
   if (!keel::internal::kCheckWorld) GTEST_SKIP() << "the wrong-World check is compiled out (NDEBUG)";
   keel::World first = make_world();

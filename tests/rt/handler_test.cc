@@ -407,11 +407,10 @@ TEST(Handler, MissingResourceThrowsConfigErrorNamingResourceAndHandler) {
   EXPECT_TRUE(Contains(lambda, "lambda at " + site(line)));
 }
 
-// Regression: the wrong-World check used to compare Registry addresses. A
-// handler that outlived its World, run on a World built afterwards whose
-// storage landed at the freed address, passed the check and wrote into
-// freed memory. The check now compares serials, which are never reused, so
-// this throws whatever addresses the allocator hands out.
+// The wrong-World check compares World serials, which are never reused, not
+// addresses: a handler that outlived its World, run on a World built
+// afterwards whose storage may land at the freed address, throws instead of
+// writing into freed memory, whatever addresses the allocator hands out.
 TEST(Handler, RunningAfterItsWorldDiedThrowsEvenIfANewWorldReusesItsAddress) {
   if (!keel::internal::kCheckWorld) GTEST_SKIP() << "the wrong-World check is compiled out (NDEBUG)";
   std::optional<keel::World> first(make_world());

@@ -4,7 +4,7 @@
 //
 // g++ 12 at -O2 reports a bogus -Wmaybe-uninitialized when a
 // std::expected<int, std::string> holding an error is moved into a
-// std::optional (GCC bug 80635 and its relatives; most of the warnings point
+// std::optional (GCC PR 80635 and its relatives; most of the warnings point
 // into libstdc++'s <expected>): the value is read only when has_value(). The
 // pragma comes first so that it also covers the standard headers' lines.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -35,7 +35,7 @@
 // not be in the dynamic symbol table that step names come from.
 namespace pipeline_test {
 
-// DESIGN.md §5's example types.
+// The order-entry example's types: raw message, quote, order, reject.
 struct RawMsg {
   int px = 0;   // <= 0: cannot be decoded
   int qty = 0;  // 0: not an order; above Limits::max_qty: rejected by risk
@@ -796,7 +796,7 @@ TEST(PipelineDispatch, PassesAnOptionalWholeToAHandlerOfThatOptional) {
 }
 
 // ---------------------------------------------------------------------------
-// DESIGN.md §5's example, every path
+// The order-entry example, every path
 
 TEST(PipelineExample, EachMessageTakesItsPathAndIsCountedOnce) {
   keel::World world = make_world(/*max_qty=*/100);

@@ -342,10 +342,11 @@ TEST_P(UringTest, DeliversEveryRoundOverManyEvents) {
 }
 
 TEST_P(UringTest, RearmsPollsTheKernelEndsWhenTheCompletionQueueOverflows) {
-  // Regression guard for multishot termination. With a 4-entry SQ and an
-  // 8-entry CQ, 64 eventfds made ready at once overflow the CQ: io_uring
-  // then ends the multishot polls whose completions did not fit (their last
-  // CQE lacks IORING_CQE_F_MORE and waits in the kernel's overflow list).
+  // An overflowing CQ loses no event and leaves no watch unarmed. With a
+  // 4-entry SQ and an 8-entry CQ, 64 eventfds made ready at once overflow
+  // the CQ: io_uring then ends the multishot polls whose completions did not
+  // fit (their last CQE lacks IORING_CQE_F_MORE and waits in the kernel's
+  // overflow list).
   // The poll source must drain the overflow (IORING_SQ_CQ_OVERFLOW), deliver
   // every event, and re-arm the ended polls — or the next round would lose
   // most fds. On epoll the same rounds check the batched epoll_wait.
@@ -748,9 +749,10 @@ TEST_P(UringTest, WaitEndsAtTheNextTimerDeadlineWhateverTheInstallOrder) {
 void on_sigusr1(int) {}
 
 TEST_P(UringTest, WaitInterruptedBySignalsResumesForTheTimeLeftAndLosesNothing) {
-  // Regression: EINTR used to end the wait early, and spurious ones happen —
-  // closing an io_uring queues task work that interrupts this thread's next
-  // wait — so poll(30ms) could return after 15 ms. Now the wait resumes.
+  // A wait interrupted by a signal (EINTR) resumes for the time left, so
+  // poll(30ms) with nothing ready blocks for 30 ms. Spurious interruptions
+  // happen — closing an io_uring queues task work that interrupts this
+  // thread's next wait — so ending the wait at EINTR would return early.
   struct sigaction action {};
   struct sigaction previous {};
   action.sa_handler = on_sigusr1;  // no SA_RESTART: the wait sees EINTR
@@ -792,9 +794,10 @@ TEST_P(UringTest, WaitInterruptedBySignalsResumesForTheTimeLeftAndLosesNothing) 
 }
 
 TEST_P(UringTest, StaleCompletionsDoNotEndABlockingPoll) {
-  // Regression: a removed watch's last completion (-ECANCELED) satisfied the
-  // wait, so poll(1s) returned 0 while the new watch's event was a moment
-  // away. Waits now continue until a handler runs or the time is up.
+  // A blocking poll ends when a handler runs or the time is up, not at a
+  // completion that runs nothing: a removed watch's last completion
+  // (-ECANCELED) must not make poll(1s) return 0 while the new watch's event
+  // is a moment away.
   Loop loop = open();
   Fd fd = make_eventfd();
   int runs = 0;
