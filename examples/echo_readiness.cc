@@ -3,9 +3,9 @@
 // loop, and SIGINT/SIGTERM routed to Shutdown. docs/drivers.md quotes it;
 // the numbered comments match its sections.
 //
-//   bazel run //examples:echo_readiness                # io_uring, or epoll where refused
-//   bazel run //examples:echo_readiness -- epoll       # force the fallback
-//   KEEL_BACKEND=epoll bazel run //examples:echo_readiness
+//   bazel run //examples:echo_readiness                      # io_uring, or epoll where refused
+//   bazel run //examples:echo_readiness -- --backend=epoll   # force the fallback
+//   KEEL_BACKEND=epoll bazel run //examples:echo_readiness   # the same, from the environment
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -14,14 +14,27 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
-#include <string_view>
 #include <thread>
 
+#include "absl/flags/flag.h"
+#include "examples/flags.h"
 #include "rt/signal.h"
 #include "rt/uring.h"
 #include "rt/world.h"
 
 using namespace std::chrono_literals;
+
+namespace {
+
+// KEEL_BACKEND, when set, replaces the default (a test forces epoll this way).
+std::string default_backend() {
+  const char* env = std::getenv("KEEL_BACKEND");
+  return env != nullptr ? env : "auto";
+}
+
+}  // namespace
+
+ABSL_FLAG(std::string, backend, default_backend(), "the poll source: auto, io_uring or epoll");
 
 // What the handlers share: a resource, like any other.
 struct EchoStats {
@@ -75,22 +88,17 @@ int udp_socket(sockaddr_in& bound) {
   return fd;
 }
 
-keel::Backend backend_from(int argc, char** argv) {
-  std::string_view name = argc > 1 ? argv[1] : "";
-  if (name.empty() && std::getenv("KEEL_BACKEND") != nullptr) name = std::getenv("KEEL_BACKEND");
-  if (name == "epoll") return keel::Backend::Epoll;
-  if (name == "io_uring") return keel::Backend::IoUring;
-  return keel::Backend::Auto;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
+  examples::parse_flags(argc, argv,
+                        "a UDP echo server and its client on 127.0.0.1, on Keel's poll source (docs/drivers.md)");
+
   // 1. Install the poll source, then route signals through it (before any
   // thread starts, so that threads inherit the blocked mask).
   keel::WorldBuilder wb;
   wb.insert(EchoStats{.expected = 5});
-  auto io = wb.install_driver(keel::UringInstaller{.entries = 256, .backend = backend_from(argc, argv)});
+  auto io = wb.install_driver(keel::UringInstaller{.entries = 256, .backend = examples::backend_flag(FLAGS_backend)});
   auto signals = wb.install_driver(keel::SignalInstaller{});
   keel::World world = std::move(wb).build();
   auto& uring = world.resource<keel::Uring>();

@@ -104,16 +104,19 @@ def keel_example(name, expect, srcs = None, deps = ["//rt"], doc = None):
     if doc != None:
         keel_doc_snippets_test(name = name + "_doc_snippets_test", docs = [doc], srcs = srcs)
 
-def keel_example_test(name, example, expect, env = {}):
-    """Runs the example binary `example` (same package) with `env`; passes if it
-    exits 0 and prints every fragment in `expect`."""
+def keel_example_test(name, example, expect, args = [], status = 0, env = {}):
+    """Runs the example binary `example` (same package) with `args` and `env`;
+    passes if it exits with `status` and prints every fragment in `expect`
+    (on stdout or stderr)."""
     if not expect:
         fail("keel_example_test(%s): `expect` must name at least one line" % name)
     native.sh_test(
         name = name,
         size = "small",
         srcs = ["//examples:run_example.sh"],
-        args = ["$(location :%s)" % example] + [_shell_quote(e) for e in expect],
+        args = [str(status), "$(location :%s)" % example] +
+               [_shell_quote(a) for a in args] + ["--"] +
+               [_shell_quote(e) for e in expect],
         data = [":" + example],
         env = env,
     )

@@ -11,10 +11,10 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
-#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
+#include <expected>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -22,6 +22,7 @@
 #include <thread>
 #include <tuple>
 #include <utility>
+#include <vector>
 
 #include "examples/market_maker/feed.h"
 #include "examples/market_maker/latency.h"
@@ -774,7 +775,7 @@ Summary run_market_maker(const Options& o) {
 }
 
 // ============================================================================
-// Options and the summary table.
+// Reject reasons and the summary table.
 // ============================================================================
 
 std::string_view to_string(RejectReason r) noexcept {
@@ -803,63 +804,6 @@ std::uint64_t Summary::risk_rejects_total() const noexcept {
   std::uint64_t n = 0;
   for (std::uint64_t r : risk_rejects) n += r;
   return n;
-}
-
-std::string usage(std::string_view program) {
-  std::string u = "usage: ";
-  u += program;
-  u +=
-      " [--rate=N] [--seconds=S] [--instruments=K] [--backend=auto|io_uring|epoll]\n"
-      "  --rate=N          quotes per second sent by the feed thread (default 200000; 1 to 2000000)\n"
-      "  --seconds=S       how long the feed sends (default 5; up to 3600)\n"
-      "  --instruments=K   instruments, each with a book and two strategy reactors (default 8; 1 to 1000)\n"
-      "  --backend=B       the poll source: auto (io_uring, else epoll), io_uring, epoll (default auto)\n";
-  return u;
-}
-
-namespace {
-
-template <class T>
-bool parse_number(std::string_view text, T& out) {
-  const char* end = text.data() + text.size();
-  auto [ptr, ec] = std::from_chars(text.data(), end, out);
-  return ec == std::errc() && ptr == end;
-}
-
-}  // namespace
-
-std::expected<Options, std::string> parse_options(const std::vector<std::string_view>& args) {
-  Options o;
-  for (std::string_view arg : args) {
-    const std::size_t eq = arg.find('=');
-    if (!arg.starts_with("--") || eq == std::string_view::npos)
-      return std::unexpected("unknown argument '" + std::string(arg) + "'");
-    const std::string_view name = arg.substr(2, eq - 2);
-    const std::string_view value = arg.substr(eq + 1);
-    if (name == "rate") {
-      if (!parse_number(value, o.rate) || !(o.rate >= 1 && o.rate <= 2'000'000))
-        return std::unexpected("--rate takes a number from 1 to 2000000, not '" + std::string(value) + "'");
-    } else if (name == "seconds") {
-      if (!parse_number(value, o.seconds) || !(o.seconds > 0 && o.seconds <= 3600))
-        return std::unexpected("--seconds takes a number above 0 and up to 3600, not '" + std::string(value) + "'");
-    } else if (name == "instruments") {
-      if (!parse_number(value, o.instruments) || o.instruments < 1 || o.instruments > 1000)
-        return std::unexpected("--instruments takes an integer from 1 to 1000, not '" + std::string(value) + "'");
-    } else if (name == "backend") {
-      if (value == "auto") {
-        o.backend = keel::Backend::Auto;
-      } else if (value == "io_uring") {
-        o.backend = keel::Backend::IoUring;
-      } else if (value == "epoll") {
-        o.backend = keel::Backend::Epoll;
-      } else {
-        return std::unexpected("--backend takes auto, io_uring or epoll, not '" + std::string(value) + "'");
-      }
-    } else {
-      return std::unexpected("unknown flag '--" + std::string(name) + "'");
-    }
-  }
-  return o;
 }
 
 void print_summary(std::FILE* out, const Summary& s) {

@@ -19,10 +19,8 @@
 
 #include <cstdint>
 #include <cstdio>
-#include <expected>
 #include <string>
 #include <string_view>
-#include <vector>
 
 #include "examples/market_maker/wire.h"
 #include "rt/uring.h"
@@ -39,11 +37,6 @@ struct Options {
   std::FILE* status_out = stdout;               // the per-second status line; nullptr: none
   bool handle_signals = true;                   // route SIGINT/SIGTERM to Shutdown
 };
-
-// Parses --rate=N --seconds=S --instruments=K --backend=auto|io_uring|epoll.
-// `args` excludes the program name. The error is a one-line reason.
-std::expected<Options, std::string> parse_options(const std::vector<std::string_view>& args);
-std::string usage(std::string_view program);
 
 enum class RejectReason : std::uint8_t { kPosition, kNotional, kRate };
 inline constexpr std::size_t kRejectReasons = 3;

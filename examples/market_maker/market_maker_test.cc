@@ -1,6 +1,6 @@
 // Tests for examples/market_maker: its pieces (wire format, latency
-// histogram, flags) and whole runs, on each backend, whose counters must add
-// up.
+// histogram) and whole runs, on each backend, whose counters must add up.
+// The command line is tested by //examples:market_maker_*_test.
 //
 // Loss. A run sends 5,000 datagrams over loopback UDP in one second. The
 // loop's socket asks for an 8 MiB receive buffer (forced when running as
@@ -19,9 +19,7 @@
 #include <array>
 #include <chrono>
 #include <cstddef>
-#include <string_view>
 #include <thread>
-#include <vector>
 
 #include "examples/market_maker/latency.h"
 #include "examples/market_maker/market_maker.h"
@@ -87,30 +85,6 @@ TEST(LatencyHistogram, PercentilesAreWithinOneBucketAboveTheTruth) {
   EXPECT_PRED2(near, h.percentile(0.999), 999'000.0);
   EXPECT_EQ(h.percentile(1.0), 1'000'000u);
   EXPECT_EQ(LatencyHistogram().percentile(0.5), 0u);
-}
-
-// --- flags ----------------------------------------------------------------------
-
-TEST(Options, ParsesEveryFlag) {
-  const auto o = parse_options({"--rate=5000", "--seconds=0.5", "--instruments=3", "--backend=epoll"});
-  ASSERT_TRUE(o.has_value()) << o.error();
-  EXPECT_EQ(o->rate, 5000);
-  EXPECT_EQ(o->seconds, 0.5);
-  EXPECT_EQ(o->instruments, 3);
-  EXPECT_EQ(o->backend, Backend::Epoll);
-  const auto defaults = parse_options({});
-  ASSERT_TRUE(defaults.has_value());
-  EXPECT_EQ(defaults->rate, 200'000);
-  EXPECT_EQ(defaults->seconds, 5);
-  EXPECT_EQ(defaults->backend, Backend::Auto);
-}
-
-TEST(Options, RefusesUnknownMalformedAndOutOfRangeFlags) {
-  for (std::vector<std::string_view> bad : std::vector<std::vector<std::string_view>>{
-           {"--rate"}, {"--rate=fast"}, {"--rate=0"}, {"--rate=1e9"}, {"--seconds=-1"}, {"--instruments=0"},
-           {"--instruments=2.5"}, {"--backend=kqueue"}, {"--verbose=1"}, {"extra"}}) {
-    EXPECT_FALSE(parse_options(bad).has_value()) << bad[0];
-  }
 }
 
 // --- whole runs -------------------------------------------------------------------
