@@ -62,10 +62,16 @@ void on_subscribe(keel::ResMut<Routes> routes, keel::RegistryRef reg, const std:
 }
 
 namespace {
-// Internal linkage: not in the dynamic symbol table, so named by call site
-// unless built through keel::fn<&on_trade>.
+// Internal linkage: named from the binary's symbol table all the same.
 void on_trade(keel::ResMut<OrderBook> book, const Quote&) { ++book->updates; }
 }  // namespace
+
+// keel::World&: the whole World, for a handler that reaches many resources
+// or builds handlers as it runs. It comes first, and rules out Res/ResMut/Opt.
+void on_snapshot(keel::World& world, keel::Seq seq, const Quote&) {
+  const OrderBook& book = world.resource<OrderBook>();
+  std::cout << "10. snapshot at seq " << seq.value() << ": bid " << book.bid << ", ask " << book.ask << "\n";
+}
 
 void show(const char* label, std::string_view name) { std::cout << "   " << label << " -> " << name << "\n"; }
 
@@ -187,5 +193,9 @@ int main() {
   } catch (const keel::ConfigError& e) {
     std::cout << "9. " << e.what() << "\n";
   }
+
+  // 10. A handler that takes the whole World.
+  world.next_sequence();
+  keel::handler(reg, on_snapshot).run(world, Quote{'B', 0, 0});
   return 0;
 }
