@@ -17,8 +17,8 @@
 #include "tests/rt/fixtures.h"
 #include "tests/rt/tracking.h"
 
-// Named namespace: see handler_test.cc (functions taking these types must
-// keep external linkage to be named from the dynamic symbol table).
+// Named namespace: see handler_test.cc (the names the tests expect carry no
+// '{anonymous}::').
 namespace callback_test {
 
 struct Stats {

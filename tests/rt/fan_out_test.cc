@@ -38,7 +38,7 @@ struct Quote {
 using fan_out_test::Log;
 using fan_out_test::Quote;
 
-// External linkage: named from the dynamic symbol table.
+// Named from the binary's symbol table.
 void log_first(keel::ResMut<Log> log, const Quote& q) { log->lines.push_back("first " + std::to_string(q.qty)); }
 void log_second(keel::ResMut<Log> log, const Quote& q) { log->lines.push_back("second " + std::to_string(q.qty)); }
 void keep_by_value(keel::ResMut<Log> log, Quote q) { log->lines.push_back("by value " + std::to_string(q.qty)); }

@@ -20,9 +20,8 @@
 #include "tests/rt/fixtures.h"
 #include "tests/rt/tracking.h"
 
-// Test types live in a named namespace: a function whose signature mentions a
-// type from an anonymous namespace has internal linkage itself, and so would
-// not be in the dynamic symbol table that handler names come from.
+// Test types live in a named namespace, so that the type names in the error
+// messages the tests check are spelled without '{anonymous}::'.
 namespace handler_test {
 
 struct Book {

@@ -30,9 +30,8 @@
 #include "tests/rt/fixtures.h"
 #include "tests/rt/tracking.h"
 
-// Test types live in a named namespace: a function whose signature mentions a
-// type from an anonymous namespace has internal linkage itself, and so would
-// not be in the dynamic symbol table that step names come from.
+// Test types live in a named namespace, so that the type names in the error
+// messages the tests check are spelled without '{anonymous}::'.
 namespace pipeline_test {
 
 // The order-entry example's types: raw message, quote, order, reject.
@@ -110,8 +109,7 @@ using pipeline_test::RawMsg;
 using pipeline_test::Reject;
 using pipeline_test::Total;
 
-// External linkage, global namespace: named "step_needing_missing" from the
-// dynamic symbol table.
+// Global namespace: named "step_needing_missing" from the symbol table.
 int step_needing_missing(keel::Res<Missing>, int x) { return x; }
 
 namespace {

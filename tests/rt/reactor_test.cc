@@ -22,8 +22,8 @@
 #include "rt/param.h"
 #include "rt/world.h"
 
-// Named namespace: functions taking these types keep external linkage, so
-// reactor names come from the dynamic symbol table (see handler_test.cc).
+// Named namespace: reactor names from the symbol table carry no
+// '{anonymous}::' (see handler_test.cc).
 namespace reactor_test {
 
 // Every run, in order: the id of the reactor that ran.

@@ -41,9 +41,9 @@ using scheduler_test::Missing;
 using scheduler_test::RegisteredLate;
 using scheduler_test::Reports;
 
-// Named systems for the error-message tests (external linkage: their names
-// come from the dynamic symbol table). Distinct bodies keep identical-code
-// folding from merging them.
+// Named systems for the error-message tests (their names come from the
+// symbol table). Distinct bodies keep identical-code folding from merging
+// them.
 bool cycle_a(keel::ResMut<Log> log) { return log->ran.emplace_back(1) == 1; }
 bool cycle_b(keel::ResMut<Log> log) { return log->ran.emplace_back(2) == 2; }
 bool cycle_c(keel::ResMut<Log> log) { return log->ran.emplace_back(3) == 3; }

@@ -41,7 +41,7 @@ using system_test::Counter;
 using system_test::Mid;
 using system_test::Missing;
 
-// External linkage: named "update_mid" from the dynamic symbol table.
+// Named "update_mid" from the binary's symbol table.
 bool update_mid(keel::Res<Book> book, keel::ResMut<Mid> mid) {
   const int m = (book->bid + book->ask) / 2;
   if (m == mid->value) return false;
