@@ -30,6 +30,7 @@
 #include "rt/internal/wake_state.h"
 #include "rt/uring.h"
 #include "rt/world.h"
+#include "tests/rt/fd.h"
 
 namespace {
 
@@ -52,11 +53,7 @@ std::unique_ptr<Loop> open(Backend backend) {
 class UringWakerTsan : public ::testing::TestWithParam<Backend> {
  protected:
   void SetUp() override {
-    try {
-      (void)open(GetParam());
-    } catch (const keel::UringError& e) {
-      GTEST_SKIP() << "backend refused here: " << e.what();
-    }
+    if (const auto why = keel_test::refusal(GetParam())) GTEST_SKIP() << *why;
   }
 };
 
