@@ -83,7 +83,6 @@ struct TimerInstaller {
 namespace internal {
 struct TimerTokenTag {
   using Owner = TimerWheel;
-  static constexpr bool kAbslHash = false;
 };
 }  // namespace internal
 

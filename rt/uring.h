@@ -93,7 +93,6 @@ inline constexpr Events Hangup{0x010};     // POLLHUP: the peer closed (or the p
 namespace internal {
 struct WatchTag {
   using Owner = Uring;
-  static constexpr bool kAbslHash = false;
 };
 }  // namespace internal
 

@@ -36,6 +36,7 @@ using keel::Backend;
 
 // --- helpers ---------------------------------------------------------------------
 
+using keel_test::backend_name;
 using keel_test::drain;
 using keel_test::Fd;
 using keel_test::make_eventfd;
@@ -95,10 +96,6 @@ class RingMemory : public ::testing::TestWithParam<Backend> {
     if (const auto why = keel_test::refusal(GetParam())) GTEST_SKIP() << *why;
   }
 };
-
-std::string backend_name(const ::testing::TestParamInfo<Backend>& info) {
-  return info.param == Backend::IoUring ? "IoUring" : "Epoll";
-}
 
 INSTANTIATE_TEST_SUITE_P(Backends, RingMemory, ::testing::Values(Backend::IoUring, Backend::Epoll), backend_name);
 
@@ -182,7 +179,9 @@ TEST(RingBackendMemory, CompletionsAreCopiedOutIntactAcrossOverflow) {
   for (int s : seen) EXPECT_EQ(s, 1);
   // The ended polls come back when re-armed; removals complete quietly.
   for (const keel::internal::Completion& c : out) {
-    if ((c.flags & keel::internal::kCompletionMore) == 0) ring->rearm(fds[c.user_data - 1000].get(), 0x001, c.user_data);
+    if ((c.flags & keel::internal::kCompletionMore) == 0) {
+      ring->rearm(fds[c.user_data - 1000].get(), 0x001, c.user_data);
+    }
   }
   for (std::size_t i = 0; i < fds.size(); ++i) ring->remove(fds[i].get(), 1000 + i);
   out.clear();

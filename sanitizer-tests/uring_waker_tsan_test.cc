@@ -36,6 +36,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using keel::Backend;
+using keel_test::backend_name;
 using Clock = std::chrono::steady_clock;
 
 struct Loop {
@@ -56,10 +57,6 @@ class UringWakerTsan : public ::testing::TestWithParam<Backend> {
     if (const auto why = keel_test::refusal(GetParam())) GTEST_SKIP() << *why;
   }
 };
-
-std::string backend_name(const ::testing::TestParamInfo<Backend>& info) {
-  return info.param == Backend::IoUring ? "IoUring" : "Epoll";
-}
 
 INSTANTIATE_TEST_SUITE_P(Backends, UringWakerTsan, ::testing::Values(Backend::IoUring, Backend::Epoll),
                          backend_name);

@@ -11,14 +11,14 @@
 //
 // Handle<Tag> is the one class behind the four public names, which are
 // aliases of it. The Tag keeps them apart (a TimerToken never equals a
-// Watch), names the Owner — the driver whose slots the handles index, and
-// the only code that makes handles or reads their numbers — and says
-// whether the handle can key an absl hash container:
+// Watch) and names the Owner: the driver whose slots the handles index,
+// and the only code that makes handles or reads their numbers. A tag with
+// `static constexpr bool kAbslHash = true` lets its handle key an absl hash
+// container (DataSource, ReactorToken); the others cannot be hashed.
 //
 //   namespace internal {
 //   struct TimerTokenTag {
 //     using Owner = TimerWheel;
-//     static constexpr bool kAbslHash = false;
 //   };
 //   }  // namespace internal
 //   using TimerToken = internal::Handle<internal::TimerTokenTag>;
@@ -35,6 +35,10 @@
 
 namespace keel::internal {
 
+// True when Tag says `static constexpr bool kAbslHash = true`.
+template <class Tag>
+inline constexpr bool kAbslHashable = requires { requires Tag::kAbslHash; };
+
 template <class Tag>
 class Handle {
  public:
@@ -47,7 +51,7 @@ class Handle {
   friend bool operator==(Handle, Handle) = default;
 
   template <class H>
-    requires(Tag::kAbslHash)
+    requires(kAbslHashable<Tag>)
   friend H AbslHashValue(H h, Handle handle) {
     return H::combine(std::move(h), handle.index_, handle.generation_);
   }

@@ -1,9 +1,10 @@
 // File descriptors for the tests that open them by hand (tests/rt,
 // sanitizer-tests): an owning Fd; the pipes, socketpairs, eventfds and
-// loopback UDP sockets the poll-source tests watch; and the one check of
+// loopback UDP sockets the poll-source tests watch; the one check of
 // whether the kernel refuses a poll backend here, so that "io_uring is
 // refused" is an outcome a test skips on, decided in one place (as
-// liburing's tests do with t_create_ring's T_SETUP_SKIP).
+// liburing's tests do with t_create_ring's T_SETUP_SKIP); and the names of
+// the backend-parameterised instances.
 //
 //   if (const auto why = keel_test::refusal(keel::Backend::IoUring)) GTEST_SKIP() << *why;
 //   keel_test::Fd fd = keel_test::make_eventfd();
@@ -131,6 +132,12 @@ inline std::optional<std::string> refusal(keel::Backend backend) {
     if (e.kind() != keel::UringError::Kind::Unavailable) throw;
     return std::string("io_uring refused here: ") + e.what();
   }
+}
+
+// Names the instances of a suite parameterised by backend, for
+// INSTANTIATE_TEST_SUITE_P: Backends/UringTest.Name/IoUring, .../Epoll.
+inline std::string backend_name(const ::testing::TestParamInfo<keel::Backend>& info) {
+  return info.param == keel::Backend::IoUring ? "IoUring" : "Epoll";
 }
 
 }  // namespace keel_test

@@ -24,6 +24,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using keel::Backend;
+using keel_test::backend_name;
 using Clock = std::chrono::steady_clock;
 
 bool blocked(int signal) {
@@ -66,10 +67,6 @@ class SignalTest : public ::testing::TestWithParam<Backend> {
     return Routed{std::move(wb).build(), io, signals};
   }
 };
-
-std::string backend_name(const ::testing::TestParamInfo<Backend>& info) {
-  return info.param == Backend::IoUring ? "IoUring" : "Epoll";
-}
 
 INSTANTIATE_TEST_SUITE_P(Backends, SignalTest, ::testing::Values(Backend::IoUring, Backend::Epoll), backend_name);
 

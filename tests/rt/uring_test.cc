@@ -45,6 +45,7 @@ using namespace std::chrono_literals;
 using keel::Backend;
 using Clock = std::chrono::steady_clock;
 
+using keel_test::backend_name;
 using keel_test::drain;
 using keel_test::Fd;
 using keel_test::FdPair;
@@ -86,6 +87,14 @@ Loop open_loop(keel::UringInstaller config) {
   return Loop{std::move(wb).build(), io};
 }
 
+// Counts its runs in `runs` and reads the fd dry.
+auto counting(int& runs) {
+  return [&runs](const keel::Readiness& r) {
+    ++runs;
+    drain(r.fd);
+  };
+}
+
 // Records every readiness it sees and reads the fd dry.
 auto recorder() {
   return [](keel::ResMut<Seen> seen, keel::Seq seq, const keel::Readiness& r) {
@@ -105,10 +114,6 @@ class UringTest : public ::testing::TestWithParam<Backend> {
     return open_loop(keel::UringInstaller{.entries = entries, .backend = GetParam(), .cq_entries = cq_entries});
   }
 };
-
-std::string backend_name(const ::testing::TestParamInfo<Backend>& info) {
-  return info.param == Backend::IoUring ? "IoUring" : "Epoll";
-}
 
 INSTANTIATE_TEST_SUITE_P(Backends, UringTest, ::testing::Values(Backend::IoUring, Backend::Epoll), backend_name);
 
@@ -263,10 +268,7 @@ TEST_P(UringTest, DeliversEveryRoundOverManyEvents) {
   Loop loop = open(8);
   Fd fd = make_eventfd();
   int runs = 0;
-  loop.uring().watch(fd.get(), keel::Readable, [&runs](const keel::Readiness& r) {
-    ++runs;
-    drain(r.fd);
-  });
+  loop.uring().watch(fd.get(), keel::Readable, counting(runs));
   loop.poll();
   for (int i = 0; i < 2000; ++i) {
     signal_eventfd(fd.get());
@@ -439,23 +441,26 @@ TEST_P(UringTest, TokenOfARemovedWatchIsInertWhenItsSlotIsReused) {
   EXPECT_TRUE(loop.uring().watching(wb));
 }
 
-TEST_P(UringTest, UnwatchThenWatchTheSameFdAgain) {
-  Loop loop = open();
+// Unwatches and watches one eventfd again `rounds` times, signalling it
+// each round: every round's poll(1s) runs the new watch's handler once.
+void rewatch_rounds(Loop& loop, int rounds) {
   Fd fd = make_eventfd();
   int runs = 0;
-  auto count = [&runs](const keel::Readiness& r) {
-    ++runs;
-    drain(r.fd);
-  };
+  auto count = counting(runs);
   keel::Watch w = loop.uring().watch(fd.get(), keel::Readable, count);
   loop.poll();
-  for (int i = 0; i < 50; ++i) {
+  for (int i = 0; i < rounds; ++i) {
     ASSERT_TRUE(loop.uring().unwatch(w));
     w = loop.uring().watch(fd.get(), keel::Readable, count);
     signal_eventfd(fd.get());
     ASSERT_EQ(loop.poll(1s), 1u) << "round " << i;
   }
-  EXPECT_EQ(runs, 50);
+  EXPECT_EQ(runs, rounds);
+}
+
+TEST_P(UringTest, UnwatchThenWatchTheSameFdAgain) {
+  Loop loop = open();
+  rewatch_rounds(loop, 50);
 }
 
 TEST_P(UringTest, RefusesWhatCannotBeWatched) {
@@ -726,21 +731,7 @@ TEST_P(UringTest, StaleCompletionsDoNotEndABlockingPoll) {
   // wait, so poll(1s) returned 0 while the new watch's event was a moment
   // away. Waits now continue until a handler runs or the time is up.
   Loop loop = open();
-  Fd fd = make_eventfd();
-  int runs = 0;
-  auto count = [&runs](const keel::Readiness& r) {
-    ++runs;
-    drain(r.fd);
-  };
-  keel::Watch w = loop.uring().watch(fd.get(), keel::Readable, count);
-  loop.poll();
-  for (int i = 0; i < 500; ++i) {
-    ASSERT_TRUE(loop.uring().unwatch(w));
-    w = loop.uring().watch(fd.get(), keel::Readable, count);
-    signal_eventfd(fd.get());
-    ASSERT_EQ(loop.poll(1s), 1u) << "round " << i;
-  }
-  EXPECT_EQ(runs, 500);
+  rewatch_rounds(loop, 500);
 }
 
 // --- cross-thread wake -----------------------------------------------------------
@@ -940,10 +931,7 @@ TEST(UringSetup, SetupFlagsAreProbedAndSteppedDownOnEinval) {
     Loop loop = open_loop(keel::UringInstaller{.entries = 4, .backend = Backend::IoUring});
     Fd fd = make_eventfd();
     int runs = 0;
-    loop.uring().watch(fd.get(), keel::Readable, [&runs](const keel::Readiness& r) {
-      ++runs;
-      drain(r.fd);
-    });
+    loop.uring().watch(fd.get(), keel::Readable, counting(runs));
     loop.poll();
     signal_eventfd(fd.get());
     EXPECT_EQ(loop.poll(1s), 1u);
@@ -956,10 +944,7 @@ TEST(UringSetup, WorldBuiltOnOneThreadIsPolledOnAnother) {
   Loop loop = open_loop(keel::UringInstaller{.entries = 4, .backend = Backend::IoUring});
   Fd fd = make_eventfd();
   int runs = 0;
-  loop.uring().watch(fd.get(), keel::Readable, [&runs](const keel::Readiness& r) {
-    ++runs;
-    drain(r.fd);
-  });
+  loop.uring().watch(fd.get(), keel::Readable, counting(runs));
   signal_eventfd(fd.get());
   std::size_t ran = 0;
   std::thread([&] { ran = loop.poll(1s); }).join();
