@@ -105,22 +105,16 @@ class CallbackTemplate {
   using context_type = typename Shape::Context;
 
   CallbackTemplate(const Registry& registry, F fn, std::source_location site = std::source_location::current())
-      : built_for_(registry),
-        name_(internal::callable_name(fn, site)),
-        params_(Shape::ParamSet::resolve(registry, name_)),
-        fn_(std::move(fn)) {}
+      : resolved_(registry, std::move(fn), site) {}
 
   handler_type generate(context_type context) const {
-    return handler_type(std::move(context), built_for_, params_, fn_, name_);
+    return resolved_.template stamp<handler_type>(std::move(context));
   }
 
-  std::string_view name() const noexcept { return name_; }
+  std::string_view name() const noexcept { return resolved_.name(); }
 
  private:
-  internal::WorldStamp built_for_;
-  std::string_view name_;
-  typename Shape::ParamSet params_;
-  F fn_;
+  internal::ResolvedOnce<typename Shape::ParamSet, F> resolved_;
 };
 
 template <class F>

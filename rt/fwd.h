@@ -10,6 +10,17 @@
 
 namespace keel {
 
+// The four generation-checked handles are aliases of one class
+// (rt/internal/handle.h), told apart by their tags.
+namespace internal {
+template <class Tag>
+class Handle;
+struct DataSourceTag;
+struct ReactorTokenTag;
+struct TimerTokenTag;
+struct WatchTag;
+}  // namespace internal
+
 class ConfigError;
 class Registry;
 class ResourceId;
@@ -52,8 +63,8 @@ class System;
 class SystemId;
 class Scheduler;
 class SchedulerInstaller;
-class DataSource;
-class ReactorToken;
+using DataSource = internal::Handle<internal::DataSourceTag>;
+using ReactorToken = internal::Handle<internal::ReactorTokenTag>;
 class ReactorNotify;
 template <class Key>
 class SourceRegistry;
@@ -64,11 +75,11 @@ class UringPoller;
 class UringWaker;
 class UringError;
 struct UringInstaller;
-class Watch;
+using Watch = internal::Handle<internal::WatchTag>;
 struct Readiness;
 class TimerWheel;
 class TimerPoller;
-class TimerToken;
+using TimerToken = internal::Handle<internal::TimerTokenTag>;
 struct TimerInstaller;
 struct SignalInstaller;
 class SignalSource;

@@ -160,6 +160,34 @@ template <class F>
 using FunctionHandlerFor =
     FunctionHandler<std::decay_t<F>, typename HandlerShape<F>::Event, typename HandlerShape<F>::ParamSet>;
 
+// What HandlerTemplate and CallbackTemplate keep from resolving a function
+// once: the World stamp, the name, the resolved parameters and the
+// function. stamp<H>(front...) makes a handler H(front..., stamp, params,
+// fn, name) from copies of them: no lookup, no allocation unless F or a
+// parameter's state allocates when copied.
+template <class ParamSet, class F>
+class ResolvedOnce {
+ public:
+  ResolvedOnce(const Registry& registry, F&& fn, std::source_location site)
+      : built_for_(registry),
+        name_(callable_name(fn, site)),
+        params_(ParamSet::resolve(registry, name_)),
+        fn_(std::move(fn)) {}
+
+  template <class H, class... Front>
+  H stamp(Front&&... front) const {
+    return H(std::forward<Front>(front)..., built_for_, params_, fn_, name_);
+  }
+
+  std::string_view name() const noexcept { return name_; }
+
+ private:
+  WorldStamp built_for_;
+  std::string_view name_;
+  ParamSet params_;
+  F fn_;
+};
+
 template <class H>
 class BoxedHandler final : public Handler<typename H::event_type> {
  public:
@@ -200,29 +228,21 @@ std::unique_ptr<Handler<typename H::event_type>> boxed(H handler) {
 // created on every event (IO re-arm, timer re-schedule).
 template <class F>
 class HandlerTemplate {
-  using Shape = internal::HandlerShape<F>;
-
  public:
   using handler_type = internal::FunctionHandlerFor<F>;
 
   HandlerTemplate(const Registry& registry, F fn, std::source_location site = std::source_location::current())
-      : built_for_(registry),
-        name_(internal::callable_name(fn, site)),
-        params_(Shape::ParamSet::resolve(registry, name_)),
-        fn_(std::move(fn)) {}
+      : resolved_(registry, std::move(fn), site) {}
 
   // A new handler with a copy of the resolved state (Local<T> values start
   // from the template's). Cheap: no lookup, no allocation unless F allocates
   // when copied.
-  handler_type generate() const { return handler_type(built_for_, params_, fn_, name_); }
+  handler_type generate() const { return resolved_.template stamp<handler_type>(); }
 
-  std::string_view name() const noexcept { return name_; }
+  std::string_view name() const noexcept { return resolved_.name(); }
 
  private:
-  internal::WorldStamp built_for_;
-  std::string_view name_;
-  typename Shape::ParamSet params_;
-  F fn_;
+  internal::ResolvedOnce<typename internal::HandlerShape<F>::ParamSet, F> resolved_;
 };
 
 template <class F>

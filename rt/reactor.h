@@ -46,6 +46,7 @@
 #include "absl/hash/hash.h"
 #include "rt/error.h"
 #include "rt/internal/callable_name.h"
+#include "rt/internal/handle.h"
 #include "rt/internal/reactor_slab.h"
 #include "rt/internal/signature.h"
 #include "rt/internal/type_index.h"
@@ -55,48 +56,27 @@
 
 namespace keel {
 
+class ReactorNotify;
+
+namespace internal {
+struct DataSourceTag {
+  using Owner = ReactorNotify;
+  static constexpr bool kAbslHash = true;
+};
+struct ReactorTokenTag {
+  using Owner = ReactorNotify;
+  static constexpr bool kAbslHash = true;
+};
+}  // namespace internal
+
 // A source of change that reactors subscribe to. A small, trivially copyable
 // handle (index + generation); a handle to a removed source is inert: marking
 // it or subscribing to it does nothing. Default-constructed: no source.
-class DataSource {
- public:
-  constexpr DataSource() noexcept = default;
-  explicit operator bool() const noexcept { return generation_ != 0; }
-  friend bool operator==(DataSource, DataSource) = default;
-  template <class H>
-  friend H AbslHashValue(H h, DataSource s) {
-    return H::combine(std::move(h), s.index_, s.generation_);
-  }
-
- private:
-  friend class ReactorNotify;
-  constexpr DataSource(std::uint32_t index, std::uint32_t generation) noexcept
-      : index_(index), generation_(generation) {}
-  std::uint32_t index_ = 0;
-  std::uint32_t generation_ = 0;
-};
+using DataSource = internal::Handle<internal::DataSourceTag>;
 
 // Names one spawned reactor, for remove() and unsubscribe(). Trivially
 // copyable; a token of a removed reactor is inert. Default-constructed: none.
-class ReactorToken {
- public:
-  constexpr ReactorToken() noexcept = default;
-  explicit operator bool() const noexcept { return generation_ != 0; }
-  friend bool operator==(ReactorToken, ReactorToken) = default;
-  template <class H>
-  friend H AbslHashValue(H h, ReactorToken t) {
-    return H::combine(std::move(h), t.index_, t.generation_);
-  }
-
- private:
-  friend class ReactorNotify;
-  constexpr ReactorToken(std::uint32_t index, std::uint32_t generation) noexcept
-      : index_(index), generation_(generation) {}
-  std::uint32_t index_ = 0;
-  std::uint32_t generation_ = 0;
-};
-
-class ReactorNotify;
+using ReactorToken = internal::Handle<internal::ReactorTokenTag>;
 
 // What spawn() returns: subscribe the new reactor, then take its token.
 //   ReactorToken t = rx.spawn(ctx, reg, fn).subscribe(a).subscribe(b).token();

@@ -50,6 +50,7 @@
 #include <vector>
 
 #include "rt/handler.h"
+#include "rt/internal/handle.h"
 #include "rt/internal/timer_slab.h"
 #include "rt/registry.h"
 #include "rt/world.h"
@@ -79,22 +80,16 @@ struct TimerInstaller {
   TimerPoller install(WorldBuilder& builder) &&;
 };
 
+namespace internal {
+struct TimerTokenTag {
+  using Owner = TimerWheel;
+};
+}  // namespace internal
+
 // Names one scheduled timer, for cancel() and reschedule(). Trivially
 // copyable (index + generation); a token of a timer that has fired (one-shot)
 // or was cancelled is inert. Default-constructed: no timer.
-class TimerToken {
- public:
-  constexpr TimerToken() noexcept = default;
-  explicit operator bool() const noexcept { return generation_ != 0; }
-  friend bool operator==(TimerToken, TimerToken) = default;
-
- private:
-  friend class TimerWheel;
-  constexpr TimerToken(std::uint32_t index, std::uint32_t generation) noexcept
-      : index_(index), generation_(generation) {}
-  std::uint32_t index_ = 0;
-  std::uint32_t generation_ = 0;
-};
+using TimerToken = internal::Handle<internal::TimerTokenTag>;
 
 // What a periodic timer does when a poll comes later than one or more of its
 // periods (the loop stalled, or a test advanced the clock by many periods).

@@ -40,6 +40,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "rt/handler.h"
+#include "rt/internal/handle.h"
 #include "rt/internal/inline_storage.h"
 #include "rt/internal/poll_backend.h"
 #include "rt/internal/wake_state.h"
@@ -89,22 +90,16 @@ inline constexpr Events ReadHangup{0x2000};  // POLLRDHUP: the peer shut down it
 inline constexpr Events PollError{0x008};  // POLLERR: an error is pending (read it with SO_ERROR)
 inline constexpr Events Hangup{0x010};     // POLLHUP: the peer closed (or the poll itself failed)
 
+namespace internal {
+struct WatchTag {
+  using Owner = Uring;
+};
+}  // namespace internal
+
 // Names one watched fd, for unwatch(). Trivially copyable (index +
 // generation); a token of a removed watch is inert, even if its slot is
 // reused. Default-constructed: no watch.
-class Watch {
- public:
-  constexpr Watch() noexcept = default;
-  explicit operator bool() const noexcept { return generation_ != 0; }
-  friend bool operator==(Watch, Watch) = default;
-
- private:
-  friend class Uring;
-  constexpr Watch(std::uint32_t index, std::uint32_t generation) noexcept
-      : index_(index), generation_(generation) {}
-  std::uint32_t index_ = 0;
-  std::uint32_t generation_ = 0;
-};
+using Watch = internal::Handle<internal::WatchTag>;
 
 // The event of a watch handler.
 struct Readiness {

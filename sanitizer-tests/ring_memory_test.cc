@@ -13,8 +13,6 @@
 // through a reference taken before the slab grew, or a handler destroyed
 // twice is a use-after-free or a double free; one never destroyed leaks.
 #include <gtest/gtest.h>
-#include <sys/eventfd.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <cstddef>
@@ -29,6 +27,7 @@
 #include "rt/internal/watch_slab.h"
 #include "rt/uring.h"
 #include "rt/world.h"
+#include "tests/rt/fd.h"
 
 namespace {
 
@@ -37,20 +36,12 @@ using keel::Backend;
 
 // --- helpers ---------------------------------------------------------------------
 
-struct EventFd {
-  int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  EventFd() = default;
-  EventFd(EventFd&& o) noexcept : fd(std::exchange(o.fd, -1)) {}
-  EventFd& operator=(EventFd&&) = delete;
-  ~EventFd() {
-    if (fd >= 0) ::close(fd);
-  }
-  void signal() const { eventfd_write(fd, 1); }
-  void drain() const {
-    eventfd_t value;
-    eventfd_read(fd, &value);
-  }
-};
+using keel_test::backend_name;
+using keel_test::drain;
+using keel_test::Fd;
+using keel_test::make_eventfd;
+using keel_test::make_eventfds;
+using keel_test::signal_eventfd;
 
 // Counts the live handlers and checks each one's heap memory when it runs
 // and when it dies.
@@ -86,16 +77,6 @@ struct Loop {
   keel::Uring& uring() { return world.resource<keel::Uring>(); }
 };
 
-bool available(Backend backend) {
-  try {
-    keel::WorldBuilder wb;
-    wb.install_driver(keel::UringInstaller{.entries = 2, .backend = backend});
-    return true;
-  } catch (const keel::UringError&) {
-    return false;
-  }
-}
-
 Loop open(Backend backend, unsigned entries, unsigned cq_entries = 0) {
   keel::WorldBuilder wb;
   keel::UringPoller io =
@@ -112,13 +93,9 @@ void poll_until(Loop& loop, Done done) {
 class RingMemory : public ::testing::TestWithParam<Backend> {
  protected:
   void SetUp() override {
-    if (!available(GetParam())) GTEST_SKIP() << "the kernel refuses this backend here";
+    if (const auto why = keel_test::refusal(GetParam())) GTEST_SKIP() << *why;
   }
 };
-
-std::string backend_name(const ::testing::TestParamInfo<Backend>& info) {
-  return info.param == Backend::IoUring ? "IoUring" : "Epoll";
-}
 
 INSTANTIATE_TEST_SUITE_P(Backends, RingMemory, ::testing::Values(Backend::IoUring, Backend::Epoll), backend_name);
 
@@ -132,19 +109,18 @@ TEST_P(RingMemory, TinySubmissionQueueTakesThousandsOfArmsInBatches) {
   Census census;
   {
     Loop loop = open(GetParam(), 2, 4);
-    std::vector<EventFd> fds(600);
+    std::vector<Fd> fds = make_eventfds(600);
     for (std::size_t i = 0; i < fds.size(); ++i) {
-      loop.uring().watch(fds[i].fd, keel::Readable, [o = Owned(&census, static_cast<int>(i) + 1)](
+      loop.uring().watch(fds[i].get(), keel::Readable, [o = Owned(&census, static_cast<int>(i) + 1)](
                                                          const keel::Readiness& r) {
         o.touch();
         ++o.census->runs;
-        eventfd_t value;
-        eventfd_read(r.fd, &value);
+        drain(r.fd);
       });
     }
     loop.io.poll(loop.world, 0ms);
     for (int round = 1; round <= 3; ++round) {
-      for (const EventFd& e : fds) e.signal();
+      for (const Fd& e : fds) signal_eventfd(e.get());
       poll_until(loop, [&] { return census.runs == 600 * round; });
       ASSERT_EQ(census.runs, 600 * round);
     }
@@ -159,14 +135,14 @@ TEST_P(RingMemory, RingTornDownWithPollsArmedAndCompletionsUnread) {
   Census census;
   for (int iteration = 0; iteration < 20; ++iteration) {
     Loop loop = open(GetParam(), 4, 8);
-    std::vector<EventFd> fds(32);
+    std::vector<Fd> fds = make_eventfds(32);
     std::vector<keel::Watch> watches;
     for (std::size_t i = 0; i < fds.size(); ++i) {
       watches.push_back(loop.uring().watch(
-          fds[i].fd, keel::Readable, [o = Owned(&census, static_cast<int>(i) + 1)](const keel::Readiness&) { o.touch(); }));
+          fds[i].get(), keel::Readable, [o = Owned(&census, static_cast<int>(i) + 1)](const keel::Readiness&) { o.touch(); }));
     }
     loop.io.poll(loop.world, 0ms);  // armed
-    for (const EventFd& e : fds) e.signal();
+    for (const Fd& e : fds) signal_eventfd(e.get());
     // Odd iterations also leave removals queued, never submitted.
     if (iteration % 2 == 1) {
       for (std::size_t i = 0; i < watches.size(); i += 2) loop.uring().unwatch(watches[i]);
@@ -176,19 +152,20 @@ TEST_P(RingMemory, RingTornDownWithPollsArmedAndCompletionsUnread) {
 }
 
 TEST(RingBackendMemory, CompletionsAreCopiedOutIntactAcrossOverflow) {
+  if (const auto why = keel_test::refusal(Backend::IoUring)) GTEST_SKIP() << *why;
   keel::internal::RingRefusal refusal;
   std::unique_ptr<keel::internal::RingBackend> ring = keel::internal::RingBackend::open(2, 4, refusal);
-  if (!ring) GTEST_SKIP() << refusal.reason;
-  std::vector<EventFd> fds(40);
+  ASSERT_TRUE(ring) << refusal.reason;
+  std::vector<Fd> fds = make_eventfds(40);
   for (std::size_t i = 0; i < fds.size(); ++i) {
-    ASSERT_EQ(ring->add(fds[i].fd, 0x001, 1000 + i), 0);
+    ASSERT_EQ(ring->add(fds[i].get(), 0x001, 1000 + i), 0);
   }
   EXPECT_EQ(ring->pending(), 40u);
   std::vector<keel::internal::Completion> out;
   ASSERT_FALSE(ring->wait(out, 0ns));  // all arms submitted, two at a time
   EXPECT_EQ(ring->pending(), 0u);
   EXPECT_TRUE(out.empty());
-  for (const EventFd& e : fds) e.signal();
+  for (const Fd& e : fds) signal_eventfd(e.get());
   ASSERT_FALSE(ring->wait(out, 1s));
   // 40 completions through a 4-entry CQ: each one exactly once, with its
   // own user_data and a POLLIN result.
@@ -202,9 +179,11 @@ TEST(RingBackendMemory, CompletionsAreCopiedOutIntactAcrossOverflow) {
   for (int s : seen) EXPECT_EQ(s, 1);
   // The ended polls come back when re-armed; removals complete quietly.
   for (const keel::internal::Completion& c : out) {
-    if ((c.flags & keel::internal::kCompletionMore) == 0) ring->rearm(fds[c.user_data - 1000].fd, 0x001, c.user_data);
+    if ((c.flags & keel::internal::kCompletionMore) == 0) {
+      ring->rearm(fds[c.user_data - 1000].get(), 0x001, c.user_data);
+    }
   }
-  for (std::size_t i = 0; i < fds.size(); ++i) ring->remove(fds[i].fd, 1000 + i);
+  for (std::size_t i = 0; i < fds.size(); ++i) ring->remove(fds[i].get(), 1000 + i);
   out.clear();
   ASSERT_FALSE(ring->wait(out, 0ns));
 }
@@ -214,8 +193,8 @@ TEST(RingBackendMemory, CompletionsAreCopiedOutIntactAcrossOverflow) {
 TEST_P(RingMemory, HandlerUnwatchingItselfDiesAfterItsRunNotDuring) {
   Census census;
   Loop loop = open(GetParam(), 4);
-  EventFd fd;
-  loop.uring().watch(fd.fd, keel::Readable,
+  Fd fd = make_eventfd();
+  loop.uring().watch(fd.get(), keel::Readable,
                      [o = Owned(&census, 7)](keel::ResMut<keel::Uring> uring, const keel::Readiness& r) {
                        o.touch();
                        uring->unwatch(r.watch);
@@ -223,7 +202,7 @@ TEST_P(RingMemory, HandlerUnwatchingItselfDiesAfterItsRunNotDuring) {
                        ++o.census->runs;
                      });
   loop.io.poll(loop.world, 0ms);
-  fd.signal();
+  signal_eventfd(fd.get());
   poll_until(loop, [&] { return census.runs == 1; });
   EXPECT_EQ(census.runs, 1);
   EXPECT_EQ(census.live, 0);
@@ -236,26 +215,24 @@ TEST_P(RingMemory, SlabGrowsAndSlotsAreReusedWhileAHandlerIsOut) {
   // its own captures, which must not have moved.
   Census census;
   Loop loop = open(GetParam(), 4);
-  EventFd trigger;
-  EventFd victim_fd;
-  std::vector<EventFd> added;
+  Fd trigger = make_eventfd();
+  Fd victim_fd = make_eventfd();
+  std::vector<Fd> added;
   added.reserve(400);
   const keel::Watch victim = loop.uring().watch(
-      victim_fd.fd, keel::Readable, [o = Owned(&census, 3)](const keel::Readiness&) { o.touch(); });
-  loop.uring().watch(trigger.fd, keel::Readable,
+      victim_fd.get(), keel::Readable, [o = Owned(&census, 3)](const keel::Readiness&) { o.touch(); });
+  loop.uring().watch(trigger.get(), keel::Readable,
                      [&, o = Owned(&census, 1)](keel::ResMut<keel::Uring> uring, const keel::Readiness& r) {
-                       eventfd_t value;
-                       eventfd_read(r.fd, &value);
+                       drain(r.fd);
                        for (int round = 0; round < 2; ++round) {
                          std::vector<keel::Watch> made;
                          for (int i = 0; i < 100; ++i) {
-                           added.emplace_back();
-                           made.push_back(uring->watch(added.back().fd, keel::Readable,
+                           added.push_back(make_eventfd());
+                           made.push_back(uring->watch(added.back().get(), keel::Readable,
                                                        [n = Owned(&census, 100 + i)](const keel::Readiness& a) {
                                                          n.touch();
                                                          ++n.census->runs;
-                                                         eventfd_t v;
-                                                         eventfd_read(a.fd, &v);
+                                                         drain(a.fd);
                                                        }));
                          }
                          for (std::size_t i = 0; i < made.size(); i += 2) uring->unwatch(made[i]);
@@ -264,11 +241,11 @@ TEST_P(RingMemory, SlabGrowsAndSlotsAreReusedWhileAHandlerIsOut) {
                        o.touch();
                      });
   loop.io.poll(loop.world, 0ms);
-  trigger.signal();
-  victim_fd.signal();
+  signal_eventfd(trigger.get());
+  signal_eventfd(victim_fd.get());
   poll_until(loop, [&] { return loop.uring().size() == 101; });
   ASSERT_EQ(loop.uring().size(), 101u);  // the trigger and 100 of the added
-  for (const EventFd& e : added) e.signal();
+  for (const Fd& e : added) signal_eventfd(e.get());
   poll_until(loop, [&] { return census.runs == 100; });
   EXPECT_EQ(census.runs, 100);
   EXPECT_EQ(census.live, 101);
@@ -277,17 +254,16 @@ TEST_P(RingMemory, SlabGrowsAndSlotsAreReusedWhileAHandlerIsOut) {
 TEST_P(RingMemory, ThrowingHandlerIsPutBackIntact) {
   Census census;
   Loop loop = open(GetParam(), 4);
-  EventFd fd;
-  loop.uring().watch(fd.fd, keel::Readable, [o = Owned(&census, 5)](const keel::Readiness& r) {
+  Fd fd = make_eventfd();
+  loop.uring().watch(fd.get(), keel::Readable, [o = Owned(&census, 5)](const keel::Readiness& r) {
     o.touch();
     ++o.census->runs;
-    eventfd_t value;
-    eventfd_read(r.fd, &value);
+    drain(r.fd);
     throw std::runtime_error(o.text);
   });
   loop.io.poll(loop.world, 0ms);
   for (int i = 1; i <= 20; ++i) {
-    fd.signal();
+    signal_eventfd(fd.get());
     EXPECT_THROW(loop.io.poll(loop.world, 1s), std::runtime_error);
     EXPECT_EQ(census.runs, i);
   }

@@ -30,11 +30,13 @@
 #include "rt/internal/wake_state.h"
 #include "rt/uring.h"
 #include "rt/world.h"
+#include "tests/rt/fd.h"
 
 namespace {
 
 using namespace std::chrono_literals;
 using keel::Backend;
+using keel_test::backend_name;
 using Clock = std::chrono::steady_clock;
 
 struct Loop {
@@ -52,17 +54,9 @@ std::unique_ptr<Loop> open(Backend backend) {
 class UringWakerTsan : public ::testing::TestWithParam<Backend> {
  protected:
   void SetUp() override {
-    try {
-      (void)open(GetParam());
-    } catch (const keel::UringError& e) {
-      GTEST_SKIP() << "backend refused here: " << e.what();
-    }
+    if (const auto why = keel_test::refusal(GetParam())) GTEST_SKIP() << *why;
   }
 };
-
-std::string backend_name(const ::testing::TestParamInfo<Backend>& info) {
-  return info.param == Backend::IoUring ? "IoUring" : "Epoll";
-}
 
 INSTANTIATE_TEST_SUITE_P(Backends, UringWakerTsan, ::testing::Values(Backend::IoUring, Backend::Epoll),
                          backend_name);

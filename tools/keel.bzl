@@ -135,15 +135,16 @@ def keel_doc_snippets_test(name, docs, srcs):
 
 # --- Sanitizer tests (//sanitizer-tests) ---------------------------------------
 
-def keel_sanitizer_test(name, tags = []):
+def keel_sanitizer_test(name, tags = [], deps = []):
     """A small test of one raw-memory pattern: `<name>.cc` against //rt.
 
     Tag it "tsan" when it exercises threads and belongs under --config=tsan.
+    `deps` adds test helpers (//tests/rt:fd).
     """
     keel_cc_test(
         name = name,
         size = "small",
         srcs = [name + ".cc"],
         tags = tags,
-        deps = ["//rt"],
+        deps = ["//rt"] + deps,
     )

@@ -61,6 +61,7 @@ using dag_test::Published;
 using dag_test::Spread;
 using dag_test::Tick;
 using dag_test::Total;
+using keel_test::config_error_message;
 using keel_test::Contains;
 using keel_test::Counts;
 using keel_test::Tracked;
@@ -289,15 +290,12 @@ TEST(DagMerge, AnArmMayItselfForkAndMerge) {
 
 TEST(DagMerge, MissingResourceInAnArmThrowsConfigErrorWhenTheArmIsAdded) {
   keel::World world = make_world();
-  std::string message;
-  try {
+  const std::string message = config_error_message([&] {
     keel::dag<int>(world.registry())
         .root([](int x) { return x; })
         .fork()
         .arm([](auto a) { return a.then([](keel::Res<Missing>, const int& v) { return v; }); });
-  } catch (const keel::ConfigError& e) {
-    message = e.what();
-  }
+  });
   EXPECT_TRUE(Contains(message, "'dag_test::Missing'"));
   EXPECT_TRUE(Contains(message, "lambda at dag_test.cc:"));
 }

@@ -17,11 +17,14 @@
 #include "rt/signal.h"
 #include "rt/uring.h"
 #include "rt/world.h"
+#include "tests/rt/fd.h"
+#include "tests/rt/fixtures.h"
 
 namespace {
 
 using namespace std::chrono_literals;
 using keel::Backend;
+using keel_test::backend_name;
 using Clock = std::chrono::steady_clock;
 
 bool blocked(int signal) {
@@ -54,13 +57,7 @@ struct Routed {
 class SignalTest : public ::testing::TestWithParam<Backend> {
  protected:
   void SetUp() override {
-    try {
-      keel::WorldBuilder wb;
-      wb.install_driver(keel::UringInstaller{.entries = 8, .backend = GetParam()});
-    } catch (const keel::UringError& e) {
-      if (e.kind() == keel::UringError::Kind::Unavailable) GTEST_SKIP() << "io_uring refused here: " << e.what();
-      throw;
-    }
+    if (const auto why = keel_test::refusal(GetParam())) GTEST_SKIP() << *why;
   }
 
   Routed route(keel::SignalInstaller installer = {}) {
@@ -70,10 +67,6 @@ class SignalTest : public ::testing::TestWithParam<Backend> {
     return Routed{std::move(wb).build(), io, signals};
   }
 };
-
-std::string backend_name(const ::testing::TestParamInfo<Backend>& info) {
-  return info.param == Backend::IoUring ? "IoUring" : "Epoll";
-}
 
 INSTANTIATE_TEST_SUITE_P(Backends, SignalTest, ::testing::Values(Backend::IoUring, Backend::Epoll), backend_name);
 
@@ -156,12 +149,8 @@ TEST_P(SignalTest, SignalsBlockedBeforehandStayBlocked) {
 
 TEST(SignalInstaller, NeedsAUringInstalledFirst) {
   keel::WorldBuilder wb;
-  try {
-    wb.install_driver(keel::SignalInstaller{});
-    FAIL() << "expected ConfigError";
-  } catch (const keel::ConfigError& e) {
-    EXPECT_NE(std::string(e.what()).find("UringInstaller"), std::string::npos) << e.what();
-  }
+  const std::string message = keel_test::config_error_message([&] { wb.install_driver(keel::SignalInstaller{}); });
+  EXPECT_TRUE(keel_test::Contains(message, "UringInstaller"));
   EXPECT_FALSE(blocked(SIGTERM));
 }
 

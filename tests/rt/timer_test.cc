@@ -23,6 +23,7 @@
 #include "rt/handler.h"
 #include "rt/testing.h"
 #include "rt/world.h"
+#include "tests/rt/fixtures.h"
 
 namespace {
 
@@ -426,11 +427,7 @@ TEST(TimerWheel, PollingFromInsideATimerHandlerIsAConfigError) {
   auto message = std::make_shared<std::string>();
   env.wheel().schedule(env.clock.now() + 1ms, [poller, message, &env](Instant at) mutable {
     env.in(0ns, 5);  // due, so the nested poll does not take the fast path
-    try {
-      poller.poll(env.world(), at);
-    } catch (const keel::ConfigError& e) {
-      *message = e.what();
-    }
+    *message = keel_test::config_error_message([&] { poller.poll(env.world(), at); });
   });
   EXPECT_EQ(env.advance_and_poll(1ms), 1u);
   EXPECT_NE(message->find("polls cannot nest"), std::string::npos) << *message;

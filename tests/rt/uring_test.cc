@@ -36,6 +36,8 @@
 #include "rt/timer.h"
 #include "rt/uring.h"
 #include "rt/world.h"
+#include "tests/rt/fd.h"
+#include "tests/rt/fixtures.h"
 
 namespace {
 
@@ -43,78 +45,16 @@ using namespace std::chrono_literals;
 using keel::Backend;
 using Clock = std::chrono::steady_clock;
 
-// --- fds -------------------------------------------------------------------------
-
-class Fd {
- public:
-  explicit Fd(int fd = -1) noexcept : fd_(fd) {}
-  Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  Fd& operator=(Fd&& other) noexcept {
-    reset();
-    fd_ = std::exchange(other.fd_, -1);
-    return *this;
-  }
-  ~Fd() { reset(); }
-  int get() const noexcept { return fd_; }
-  void reset() noexcept {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-  }
-
- private:
-  int fd_;
-};
-
-struct Pair {
-  Fd a;  // pipe: read end
-  Fd b;  // pipe: write end
-};
-
-Pair make_pipe() {
-  int fds[2];
-  if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0) throw std::runtime_error("pipe2");
-  return {Fd(fds[0]), Fd(fds[1])};
-}
-
-Pair make_socketpair() {
-  int fds[2];
-  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) != 0)
-    throw std::runtime_error("socketpair");
-  return {Fd(fds[0]), Fd(fds[1])};
-}
-
-Fd make_eventfd() {
-  const int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  if (fd < 0) throw std::runtime_error("eventfd");
-  return Fd(fd);
-}
-
-// A UDP socket bound to 127.0.0.1 on a port the kernel picks.
-Fd make_udp(sockaddr_in& bound) {
-  Fd fd(socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (bind(fd.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0)
-    throw std::runtime_error("bind");
-  socklen_t length = sizeof bound;
-  getsockname(fd.get(), reinterpret_cast<sockaddr*>(&bound), &length);
-  return fd;
-}
-
-void write_byte(int fd) { ASSERT_EQ(::write(fd, "x", 1), 1); }
-void signal_eventfd(int fd) { ASSERT_EQ(eventfd_write(fd, 1), 0); }
-
-// Reads until EAGAIN; returns the bytes read.
-std::size_t drain(int fd) {
-  char buffer[4096];
-  std::size_t total = 0;
-  for (;;) {
-    const ssize_t n = ::read(fd, buffer, sizeof buffer);
-    if (n <= 0) return total;
-    total += static_cast<std::size_t>(n);
-  }
-}
+using keel_test::backend_name;
+using keel_test::drain;
+using keel_test::Fd;
+using keel_test::FdPair;
+using keel_test::make_eventfd;
+using keel_test::make_pipe;
+using keel_test::make_socketpair;
+using keel_test::make_udp;
+using keel_test::signal_eventfd;
+using keel_test::write_byte;
 
 // --- the World -----------------------------------------------------------------
 
@@ -147,6 +87,14 @@ Loop open_loop(keel::UringInstaller config) {
   return Loop{std::move(wb).build(), io};
 }
 
+// Counts its runs in `runs` and reads the fd dry.
+auto counting(int& runs) {
+  return [&runs](const keel::Readiness& r) {
+    ++runs;
+    drain(r.fd);
+  };
+}
+
 // Records every readiness it sees and reads the fd dry.
 auto recorder() {
   return [](keel::ResMut<Seen> seen, keel::Seq seq, const keel::Readiness& r) {
@@ -159,22 +107,13 @@ auto recorder() {
 class UringTest : public ::testing::TestWithParam<Backend> {
  protected:
   void SetUp() override {
-    try {
-      (void)open_loop(keel::UringInstaller{.entries = 8, .backend = GetParam()});
-    } catch (const keel::UringError& e) {
-      if (e.kind() == keel::UringError::Kind::Unavailable) GTEST_SKIP() << "io_uring refused here: " << e.what();
-      throw;
-    }
+    if (const auto why = keel_test::refusal(GetParam())) GTEST_SKIP() << *why;
   }
 
   Loop open(unsigned entries = 64, unsigned cq_entries = 0) {
     return open_loop(keel::UringInstaller{.entries = entries, .backend = GetParam(), .cq_entries = cq_entries});
   }
 };
-
-std::string backend_name(const ::testing::TestParamInfo<Backend>& info) {
-  return info.param == Backend::IoUring ? "IoUring" : "Epoll";
-}
 
 INSTANTIATE_TEST_SUITE_P(Backends, UringTest, ::testing::Values(Backend::IoUring, Backend::Epoll), backend_name);
 
@@ -196,7 +135,7 @@ TEST_P(UringTest, ReportsTheBackendItRuns) {
 
 TEST_P(UringTest, PollWithNothingReadyReturnsZeroAfterTheTimeout) {
   Loop loop = open();
-  Pair p = make_pipe();
+  FdPair p = make_pipe();
   loop.uring().watch(p.a.get(), keel::Readable, recorder());
   const auto start = Clock::now();
   EXPECT_EQ(loop.poll(30ms), 0u);
@@ -208,7 +147,7 @@ TEST_P(UringTest, PollWithNothingReadyReturnsZeroAfterTheTimeout) {
 
 TEST_P(UringTest, ZeroTimeoutDoesNotBlock) {
   Loop loop = open();
-  Pair p = make_pipe();
+  FdPair p = make_pipe();
   loop.uring().watch(p.a.get(), keel::Readable, recorder());
   const auto start = Clock::now();
   for (int i = 0; i < 100; ++i) EXPECT_EQ(loop.poll(0ms), 0u);
@@ -217,7 +156,7 @@ TEST_P(UringTest, ZeroTimeoutDoesNotBlock) {
 
 TEST_P(UringTest, ReadablePipeRunsTheHandlerWithItsFdEventsAndWatch) {
   Loop loop = open();
-  Pair p = make_pipe();
+  FdPair p = make_pipe();
   const keel::Watch w = loop.uring().watch(p.a.get(), keel::Readable, recorder());
   EXPECT_TRUE(loop.uring().watching(w));
   EXPECT_EQ(loop.uring().size(), 1u);
@@ -237,7 +176,7 @@ TEST_P(UringTest, ReadablePipeRunsTheHandlerWithItsFdEventsAndWatch) {
 
 TEST_P(UringTest, AnFdReadyBeforeItIsWatchedIsReportedAtTheFirstPoll) {
   Loop loop = open();
-  Pair p = make_pipe();
+  FdPair p = make_pipe();
   write_byte(p.b.get());
   loop.uring().watch(p.a.get(), keel::Readable, recorder());
   EXPECT_EQ(loop.poll(1s), 1u);
@@ -261,7 +200,7 @@ TEST_P(UringTest, EachReadyEventRunsOneHandlerWithAFreshSequenceNumber) {
 
 TEST_P(UringTest, SocketpairReportsWritableAndThenReadable) {
   Loop loop = open();
-  Pair s = make_socketpair();
+  FdPair s = make_socketpair();
   loop.uring().watch(s.a.get(), keel::Readable | keel::Writable, recorder());
   // An empty socket with room to write: writable at once.
   EXPECT_EQ(loop.poll(1s), 1u);
@@ -276,7 +215,7 @@ TEST_P(UringTest, SocketpairReportsWritableAndThenReadable) {
 
 TEST_P(UringTest, HangupIsReportedWhenTheWriterCloses) {
   Loop loop = open();
-  Pair p = make_pipe();
+  FdPair p = make_pipe();
   loop.uring().watch(p.a.get(), keel::Readable, recorder());
   loop.poll();
   p.b.reset();
@@ -310,7 +249,7 @@ TEST_P(UringTest, UdpDatagramsOnLoopbackAreAllReceived) {
 
 TEST_P(UringTest, HandlerThatLeavesDataUnreadRunsAgainOnlyWhenNewDataArrives) {
   Loop loop = open();
-  Pair p = make_pipe();
+  FdPair p = make_pipe();
   int runs = 0;
   loop.uring().watch(p.a.get(), keel::Readable, [&runs](const keel::Readiness&) { ++runs; });  // reads nothing
   write_byte(p.b.get());
@@ -329,10 +268,7 @@ TEST_P(UringTest, DeliversEveryRoundOverManyEvents) {
   Loop loop = open(8);
   Fd fd = make_eventfd();
   int runs = 0;
-  loop.uring().watch(fd.get(), keel::Readable, [&runs](const keel::Readiness& r) {
-    ++runs;
-    drain(r.fd);
-  });
+  loop.uring().watch(fd.get(), keel::Readable, counting(runs));
   loop.poll();
   for (int i = 0; i < 2000; ++i) {
     signal_eventfd(fd.get());
@@ -506,23 +442,26 @@ TEST_P(UringTest, TokenOfARemovedWatchIsInertWhenItsSlotIsReused) {
   EXPECT_TRUE(loop.uring().watching(wb));
 }
 
-TEST_P(UringTest, UnwatchThenWatchTheSameFdAgain) {
-  Loop loop = open();
+// Unwatches and watches one eventfd again `rounds` times, signalling it
+// each round: every round's poll(1s) runs the new watch's handler once.
+void rewatch_rounds(Loop& loop, int rounds) {
   Fd fd = make_eventfd();
   int runs = 0;
-  auto count = [&runs](const keel::Readiness& r) {
-    ++runs;
-    drain(r.fd);
-  };
+  auto count = counting(runs);
   keel::Watch w = loop.uring().watch(fd.get(), keel::Readable, count);
   loop.poll();
-  for (int i = 0; i < 50; ++i) {
+  for (int i = 0; i < rounds; ++i) {
     ASSERT_TRUE(loop.uring().unwatch(w));
     w = loop.uring().watch(fd.get(), keel::Readable, count);
     signal_eventfd(fd.get());
     ASSERT_EQ(loop.poll(1s), 1u) << "round " << i;
   }
-  EXPECT_EQ(runs, 50);
+  EXPECT_EQ(runs, rounds);
+}
+
+TEST_P(UringTest, UnwatchThenWatchTheSameFdAgain) {
+  Loop loop = open();
+  rewatch_rounds(loop, 50);
 }
 
 TEST_P(UringTest, RefusesWhatCannotBeWatched) {
@@ -695,19 +634,15 @@ TEST_P(UringTest, PollingFromInsideAHandlerIsAConfigError) {
   Loop loop = open();
   Fd fd = make_eventfd();
   keel::UringPoller io = loop.io;
-  bool refused = false;
+  std::string message;
   loop.uring().watch(fd.get(), keel::Readable, [&](const keel::Readiness& r) {
     drain(r.fd);
-    try {
-      io.poll(loop.world, 0ms);
-    } catch (const keel::ConfigError& e) {
-      refused = std::string(e.what()).find("inside a handler") != std::string::npos;
-    }
+    message = keel_test::config_error_message([&] { io.poll(loop.world, 0ms); });
   });
   loop.poll();
   signal_eventfd(fd.get());
   EXPECT_EQ(loop.poll(1s), 1u);
-  EXPECT_TRUE(refused);
+  EXPECT_TRUE(keel_test::Contains(message, "inside a handler"));
 }
 
 TEST_P(UringTest, PollingAnotherWorldIsAConfigError) {
@@ -799,21 +734,7 @@ TEST_P(UringTest, StaleCompletionsDoNotEndABlockingPoll) {
   // (-ECANCELED) must not make poll(1s) return 0 while the new watch's event
   // is a moment away.
   Loop loop = open();
-  Fd fd = make_eventfd();
-  int runs = 0;
-  auto count = [&runs](const keel::Readiness& r) {
-    ++runs;
-    drain(r.fd);
-  };
-  keel::Watch w = loop.uring().watch(fd.get(), keel::Readable, count);
-  loop.poll();
-  for (int i = 0; i < 500; ++i) {
-    ASSERT_TRUE(loop.uring().unwatch(w));
-    w = loop.uring().watch(fd.get(), keel::Readable, count);
-    signal_eventfd(fd.get());
-    ASSERT_EQ(loop.poll(1s), 1u) << "round " << i;
-  }
-  EXPECT_EQ(runs, 500);
+  rewatch_rounds(loop, 500);
 }
 
 // --- cross-thread wake -----------------------------------------------------------
@@ -888,16 +809,6 @@ TEST_P(UringTest, WakerThatOutlivesItsUringIsHarmless) {
 
 // --- io_uring specifics: setup, refusal, thread ownership ------------------------
 
-bool io_uring_available() {
-  try {
-    keel::WorldBuilder wb;
-    wb.install_driver(keel::UringInstaller{.entries = 4, .backend = Backend::IoUring});
-    return true;
-  } catch (const keel::UringError&) {
-    return false;
-  }
-}
-
 keel::UringError strict_refusal(keel::internal::RingSetupFault fault) {
   keel::internal::ScopedRingSetupFault injected(fault);
   try {
@@ -925,10 +836,10 @@ TEST(UringSetup, StrictBackendThrowsUnavailableOnEpermAndEnosys) {
 
 TEST(UringSetup, StrictBackendThrowsUnavailableWhenIoUringIsDisabled) {
   char path[] = "/tmp/keel_io_uring_disabled_XXXXXX";
-  const int fd = mkstemp(path);
-  ASSERT_GE(fd, 0);
-  ASSERT_EQ(::write(fd, "2\n", 2), 2);
-  ::close(fd);
+  Fd file(mkstemp(path));
+  ASSERT_GE(file.get(), 0);
+  ASSERT_EQ(::write(file.get(), "2\n", 2), 2);
+  file.reset();
   const keel::UringError e = strict_refusal({.disabled_file = path});
   ::unlink(path);
   EXPECT_EQ(e.kind(), keel::UringError::Kind::Unavailable);
@@ -942,15 +853,31 @@ TEST(UringSetup, StrictBackendThrowsOutOfResourcesOnEnomem) {
   EXPECT_NE(std::string(e.what()).find("RLIMIT_MEMLOCK"), std::string::npos) << e.what();
 }
 
+// keel_test::refusal() decides every io_uring skip in tests/rt and
+// sanitizer-tests: a refusal (EPERM, ENOSYS) is a reason to skip, any other
+// setup failure is thrown on and fails the test.
+TEST(UringSetup, TestsSkipWhenIoUringIsRefusedAndFailOnOtherSetupErrors) {
+  for (const int refused : {EPERM, ENOSYS}) {
+    keel::internal::ScopedRingSetupFault injected({.error = refused});
+    const std::optional<std::string> why = keel_test::refusal(Backend::IoUring);
+    ASSERT_TRUE(why.has_value()) << refused;
+    EXPECT_TRUE(keel_test::Contains(*why, refused == EPERM ? "EPERM" : "ENOSYS"));
+  }
+  {
+    keel::internal::ScopedRingSetupFault injected({.error = ENOMEM});
+    EXPECT_THROW(static_cast<void>(keel_test::refusal(Backend::IoUring)), keel::UringError);
+  }
+  EXPECT_FALSE(keel_test::refusal(Backend::Epoll).has_value());
+}
+
 TEST(UringSetup, AutoFallsBackToEpollAndSaysSoOncePerProcess) {
   // In a child, so that "once per process" is this test's alone: stderr
   // goes to a pipe, two Urings fall back, one line must be printed.
-  int out[2];
-  ASSERT_EQ(pipe(out), 0);
+  FdPair out = make_pipe(0);  // blocking: the parent reads to the end
   const pid_t child = fork();
   ASSERT_GE(child, 0);
   if (child == 0) {
-    dup2(out[1], STDERR_FILENO);
+    dup2(out.b.get(), STDERR_FILENO);
     keel::internal::ScopedRingSetupFault injected({.error = EPERM});
     int code = 0;
     for (int i = 0; i < 2; ++i) {
@@ -963,11 +890,13 @@ TEST(UringSetup, AutoFallsBackToEpollAndSaysSoOncePerProcess) {
     std::fflush(stderr);
     _exit(code);
   }
-  ::close(out[1]);
+  out.b.reset();
   std::string text;
   char buffer[512];
-  for (ssize_t n; (n = ::read(out[0], buffer, sizeof buffer)) > 0;) text.append(buffer, static_cast<std::size_t>(n));
-  ::close(out[0]);
+  for (ssize_t n; (n = ::read(out.a.get(), buffer, sizeof buffer)) > 0;) {
+    text.append(buffer, static_cast<std::size_t>(n));
+  }
+  out.a.reset();
   int status = 0;
   waitpid(child, &status, 0);
   ASSERT_TRUE(WIFEXITED(status));
@@ -980,7 +909,7 @@ TEST(UringSetup, AutoFallsBackToEpollAndSaysSoOncePerProcess) {
 }
 
 TEST(UringSetup, SetupFlagsAreProbedAndSteppedDownOnEinval) {
-  if (!io_uring_available()) GTEST_SKIP() << "io_uring refused here";
+  if (const auto why = keel_test::refusal(Backend::IoUring)) GTEST_SKIP() << *why;
   auto flags_with = [](unsigned refused) {
     keel::internal::ScopedRingSetupFault injected({.einval_flags = refused});
     keel::WorldBuilder wb;
@@ -1005,10 +934,7 @@ TEST(UringSetup, SetupFlagsAreProbedAndSteppedDownOnEinval) {
     Loop loop = open_loop(keel::UringInstaller{.entries = 4, .backend = Backend::IoUring});
     Fd fd = make_eventfd();
     int runs = 0;
-    loop.uring().watch(fd.get(), keel::Readable, [&runs](const keel::Readiness& r) {
-      ++runs;
-      drain(r.fd);
-    });
+    loop.uring().watch(fd.get(), keel::Readable, counting(runs));
     loop.poll();
     signal_eventfd(fd.get());
     EXPECT_EQ(loop.poll(1s), 1u);
@@ -1017,14 +943,11 @@ TEST(UringSetup, SetupFlagsAreProbedAndSteppedDownOnEinval) {
 }
 
 TEST(UringSetup, WorldBuiltOnOneThreadIsPolledOnAnother) {
-  if (!io_uring_available()) GTEST_SKIP() << "io_uring refused here";
+  if (const auto why = keel_test::refusal(Backend::IoUring)) GTEST_SKIP() << *why;
   Loop loop = open_loop(keel::UringInstaller{.entries = 4, .backend = Backend::IoUring});
   Fd fd = make_eventfd();
   int runs = 0;
-  loop.uring().watch(fd.get(), keel::Readable, [&runs](const keel::Readiness& r) {
-    ++runs;
-    drain(r.fd);
-  });
+  loop.uring().watch(fd.get(), keel::Readable, counting(runs));
   signal_eventfd(fd.get());
   std::size_t ran = 0;
   std::thread([&] { ran = loop.poll(1s); }).join();
