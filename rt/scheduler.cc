@@ -18,17 +18,24 @@ Scheduler::~Scheduler() = default;
 std::size_t Scheduler::run(World& world) {
   const std::size_t count = systems_.size();
   std::size_t ran = 0;
-  for (std::size_t p = 0; p < count; ++p) {
-    const std::size_t begin = upstream_begin_[p];
-    const std::size_t end = upstream_begin_[p + 1];
-    bool due = begin == end;  // a root always runs
-    for (std::size_t u = begin; u < end && !due; ++u) due = (state_[upstreams_[u]] & kChanged) != 0;
-    // Cleared first: if the system throws, the pass ends with it "not run".
-    state_[p] = 0;
-    if (!due) continue;
-    const bool changed = systems_[p]->run(world);
-    state_[p] = static_cast<std::uint8_t>(kRan | (changed ? kChanged : 0));
-    ++ran;
+  std::size_t p = 0;
+  try {
+    for (; p < count; ++p) {
+      const std::size_t begin = upstream_begin_[p];
+      const std::size_t end = upstream_begin_[p + 1];
+      bool due = begin == end;  // a root always runs
+      for (std::size_t u = begin; u < end && !due; ++u) due = (state_[upstreams_[u]] & kChanged) != 0;
+      state_[p] = 0;
+      if (!due) continue;
+      const bool changed = systems_[p]->run(world);
+      state_[p] = static_cast<std::uint8_t>(kRan | (changed ? kChanged : 0));
+      ++ran;
+    }
+  } catch (...) {
+    // The pass ends here: the system that threw and the ones it never
+    // reached did not run in it, so none of them may report the pass before.
+    std::fill(state_.begin() + static_cast<std::ptrdiff_t>(p), state_.end(), std::uint8_t{0});
+    throw;
   }
   return ran;
 }

@@ -130,7 +130,8 @@ class Scheduler {
   // ran in this pass and returned true (or returns void). Returns how many
   // systems ran. Hot path: one virtual call per system that runs, a few
   // loads per upstream. An exception from a system ends the pass there and
-  // propagates; the next run() starts afresh.
+  // propagates; the next run() starts afresh. ran() and changed() then
+  // describe the pass that threw, as far as it went (see below).
   std::size_t run(World& world);
 
   // How many systems the scheduler holds.
@@ -142,6 +143,9 @@ class Scheduler {
   // About one system (ids from the installer this scheduler came from;
   // another id throws ConfigError). name() is its function's name; ran()
   // and changed() describe the last run(), and are false before the first.
+  // When the last run() threw, the systems before the one that threw report
+  // what they did in it; the one that threw and every system after it in
+  // run order report false (they did not run in that pass).
   std::string_view name(SystemId id) const;
   bool ran(SystemId id) const;
   bool changed(SystemId id) const;

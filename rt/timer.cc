@@ -12,6 +12,16 @@ using State = internal::TimerMeta::State;
 constexpr std::uint32_t kNoIndex = internal::TimerMeta::kNoIndex;
 constexpr std::uint16_t kNoBucket = internal::TimerMeta::kNoBucket;
 
+// The deadline a periodic timer that fired for `fired_at` re-arms at when
+// its handler returns, in a poll at `now`. One function for finish() and
+// deadline(), so that what deadline() reports is what the wheel does.
+Instant next_period(Instant fired_at, std::int64_t period_ns, bool skip_missed, Instant now) noexcept {
+  const std::chrono::nanoseconds period(period_ns);
+  Instant next = fired_at + period;
+  if (skip_missed && next <= now) next += ((now - next) / period + 1) * period;
+  return next;
+}
+
 }  // namespace
 
 TimerPoller TimerInstaller::install(WorldBuilder& builder) && {
@@ -65,6 +75,7 @@ bool TimerWheel::cancel(TimerToken token) noexcept {
     if (!m.rearm && m.period_ns == 0) return false;  // a one-shot that is firing has fired
     m.rearm = false;
     m.period_ns = 0;
+    m.cancelled = true;  // its token is inert from now on, reschedule() included
     --live_;
     return true;
   }
@@ -78,6 +89,7 @@ bool TimerWheel::reschedule(TimerToken token, Instant deadline) noexcept {
   if (!slab_.allocated(token.index_, token.generation_)) return false;
   Meta& m = slab_.meta(token.index_);
   if (m.state == State::kFiring) {
+    if (m.cancelled) return false;
     if (!m.rearm && m.period_ns == 0) ++live_;  // a firing one-shot counts again
     m.rearm = true;
     m.deadline = deadline;
@@ -99,7 +111,8 @@ bool TimerWheel::contains(TimerToken token) const noexcept {
 std::optional<Instant> TimerWheel::deadline(TimerToken token) const noexcept {
   if (!contains(token)) return std::nullopt;
   const Meta& m = slab_.meta(token.index_);
-  if (m.state == State::kFiring && !m.rearm) return m.deadline + std::chrono::nanoseconds(m.period_ns);
+  // A periodic timer firing without a reschedule: what finish() will arm.
+  if (m.state == State::kFiring && !m.rearm) return next_period(m.deadline, m.period_ns, m.skip_missed, poll_now_);
   return m.deadline;
 }
 
@@ -224,6 +237,7 @@ std::size_t TimerWheel::fire_due(World& world, Instant now) {
         "with the poller its own WorldBuilder::install_driver returned");
   }
   collect(now);
+  poll_now_ = now;
   polling_ = true;
   std::size_t fired = 0;
   try {
@@ -327,10 +341,7 @@ void TimerWheel::finish(std::uint32_t index, TimerHandler&& handler, Instant fir
   if (m.rearm) {
     m.rearm = false;  // reschedule() set the deadline
   } else if (m.period_ns > 0) {
-    const std::chrono::nanoseconds period(m.period_ns);
-    Instant next = fired_at + period;
-    if (m.skip_missed && next <= now) next += ((now - next) / period + 1) * period;
-    m.deadline = next;
+    m.deadline = next_period(fired_at, m.period_ns, m.skip_missed, now);
   } else {
     // Fired (or cancelled while firing). The handler, still in the caller's
     // local, is destroyed after the slot is free.

@@ -183,8 +183,10 @@ class TimerWheel {
 
   // Cancels a pending timer and destroys its handler: true when it was
   // pending. False (and nothing happens) for a one-shot that has fired or is
-  // firing, a cancelled timer, or an empty token. A periodic timer cancelled
-  // while it fires (by itself, say) fires no more. O(1).
+  // firing, a cancelled timer, or an empty token. A timer cancelled while it
+  // fires (a periodic one, or a one-shot that had re-armed itself) fires no
+  // more, and its token is inert like any cancelled one's: reschedule()
+  // returns false. O(1).
   bool cancel(TimerToken token) noexcept;
 
   // Moves a pending timer to `deadline`, keeping its handler; true when it
@@ -202,7 +204,10 @@ class TimerWheel {
 
   // True while the token's timer will still fire (pending, or periodic).
   bool contains(TimerToken token) const noexcept;
-  // The token's next deadline, or nullopt when it will not fire again.
+  // The token's next deadline, or nullopt when it will not fire again. For
+  // a periodic timer asked while it fires, the deadline it re-arms at when
+  // its handler returns (under kSkip, the first period boundary after the
+  // poll's `now`).
   std::optional<Instant> deadline(TimerToken token) const noexcept;
 
   // The earliest deadline among pending timers, or nullopt when there are
@@ -312,6 +317,9 @@ class TimerWheel {
   mutable std::array<Instant, kBuckets + 1> slot_min_;
   mutable Bits slot_min_stale_{};
   TimerToken firing_;
+  // The `now` of the running poll: deadline() of a firing periodic timer
+  // computes from it the re-arm that finish() will make.
+  Instant poll_now_{};
   bool polling_ = false;
   bool destroying_ = false;
   // Which buckets hold timers. In bit order, buckets go level by level and

@@ -57,8 +57,11 @@ class Shutdown {
 namespace internal {
 
 struct WorldStorage {
-  ResourceArena arena;
+  // Declared first, so destroyed last: a resource's destructor may still
+  // resolve parameters against it (a reactor context that spawns, a timer
+  // handler that schedules a plain function).
   Registry registry;
+  ResourceArena arena;
 };
 
 template <class T>

@@ -58,6 +58,7 @@ struct TimerMeta {
   State state = State::kFree;
   bool skip_missed = true;  // periodic: skip periods missed by a late poll
   bool rearm = false;       // kFiring: arm again at `deadline` after the handler returns
+  bool cancelled = false;   // kFiring: cancelled while its handler runs, so reschedule() refuses it
 };
 
 // Ends of one intrusive list threaded through TimerMeta::next/prev.
@@ -79,8 +80,8 @@ inline bool fires_before(const TimerMeta& a, const TimerMeta& b) noexcept {
 //
 // SAFETY (put_back): the wheel puts a fired handler back without asking
 // taken(): a kFiring slot is released only by the wheel's firing code
-// (cancel() only clears its re-arm flag), so it is still allocated, in no
-// list, and empty.
+// (cancel() only clears its re-arm flag and marks it cancelled), so it is
+// still allocated, in no list, and empty.
 template <class Handler>
 class TimerSlab : public Slab<TimerMeta, Handler> {
   using Base = Slab<TimerMeta, Handler>;
@@ -97,6 +98,7 @@ class TimerSlab : public Slab<TimerMeta, Handler> {
     m.bucket = TimerMeta::kNoBucket;
     m.period_ns = 0;
     m.rearm = false;
+    m.cancelled = false;
     return index;
   }
 

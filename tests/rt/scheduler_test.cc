@@ -400,6 +400,47 @@ TEST(Scheduler, ExceptionEndsThePassAndTheNextPassStartsAfresh) {
   EXPECT_EQ(run_pass(systems, world), 3u);
 }
 
+// ran() and changed() describe the last run(), also one that threw: the
+// systems it reached report what they did, the one that threw and every one
+// after it report false, whatever they did in the pass before.
+TEST(Scheduler, AfterAPassThatThrewSystemsItDidNotRunReportNotRunAndNotChanged) {
+  keel::WorldBuilder wb = make_builder(5);
+  keel::SchedulerInstaller sched;
+  const auto a = add_tracked(sched, 0);
+  const auto quiet = add_tracked(sched, 1);  // a root that reports no change in the pass that throws
+  const auto thrower = sched.add([](keel::ResMut<Log> log, keel::Local<int> calls) {
+    log->ran.push_back(2);
+    if (++*calls == 2) throw std::runtime_error("second pass fails");
+    return true;
+  });
+  const auto downstream = add_tracked(sched, 3);
+  const auto independent = add_tracked(sched, 4);  // a root, after the thrower in run order
+  sched.after(thrower, a).after(downstream, thrower);
+  keel::Scheduler systems = wb.install_driver(std::move(sched));
+  keel::World world = std::move(wb).build();
+  ASSERT_EQ(systems.order().size(), 5u);
+
+  EXPECT_EQ(run_pass(systems, world), 5u);
+  EXPECT_EQ(ran(world), (std::vector<int>{0, 1, 2, 3, 4}));
+  for (const auto id : {a, quiet, thrower, downstream, independent}) {
+    EXPECT_TRUE(systems.ran(id));
+    EXPECT_TRUE(systems.changed(id));
+  }
+
+  set_changed(world, 1, false);
+  ran(world).clear();
+  EXPECT_THROW(systems.run(world), std::runtime_error);
+  EXPECT_EQ(ran(world), (std::vector<int>{0, 1, 2}));
+  EXPECT_TRUE(systems.ran(a));
+  EXPECT_TRUE(systems.changed(a));
+  EXPECT_TRUE(systems.ran(quiet));
+  EXPECT_FALSE(systems.changed(quiet));
+  for (const auto id : {thrower, downstream, independent}) {
+    EXPECT_FALSE(systems.ran(id)) << systems.name(id);
+    EXPECT_FALSE(systems.changed(id)) << systems.name(id);
+  }
+}
+
 TEST(Scheduler, EmptySchedulerRunsNothing) {
   keel::WorldBuilder wb = make_builder(0);
   keel::Scheduler systems = wb.install_driver(keel::SchedulerInstaller{});

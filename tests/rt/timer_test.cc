@@ -384,6 +384,50 @@ TEST(TimerWheel, AFiringOneShotCannotCancelItselfButCanUndoItsOwnReschedule) {
   EXPECT_EQ(env.advance_and_poll(1s), 0u);
 }
 
+// A cancelled token is inert however it was cancelled: cancelling a timer
+// from inside its own handler ends it as cancelling a pending one does, and
+// reschedule() cannot bring it back.
+TEST(TimerWheel, APeriodicTimerCancelledWhileItFiresCannotBeRescheduled) {
+  Env env;
+  auto results = std::make_shared<std::vector<bool>>();
+  auto fires = std::make_shared<int>(0);
+  const TimerToken t = env.wheel().schedule_periodic(
+      env.clock.now() + 1ms, 1ms, [results, fires](keel::ResMut<TimerWheel> w, Instant at) {
+        ++*fires;
+        results->push_back(w->cancel(w->firing()));                // true: it fires no more
+        results->push_back(w->reschedule(w->firing(), at + 5ms));  // false: cancelled
+        results->push_back(w->contains(w->firing()));              // false
+      });
+  EXPECT_EQ(env.advance_and_poll(1ms), 1u);
+  EXPECT_EQ(*results, (std::vector<bool>{true, false, false}));
+  EXPECT_FALSE(env.wheel().contains(t));
+  EXPECT_EQ(env.wheel().deadline(t), std::nullopt);
+  EXPECT_TRUE(env.wheel().empty());
+  EXPECT_EQ(env.wheel().next_deadline(), std::nullopt);
+  EXPECT_EQ(env.advance_and_poll(1s), 0u);
+  EXPECT_EQ(*fires, 1);
+}
+
+TEST(TimerWheel, AOneShotThatReArmedAndCancelledItselfWhileFiringCannotBeRescheduled) {
+  Env env;
+  auto results = std::make_shared<std::vector<bool>>();
+  auto fires = std::make_shared<int>(0);
+  const TimerToken t =
+      env.wheel().schedule(env.clock.now() + 1ms, [results, fires](keel::ResMut<TimerWheel> w, Instant at) {
+        ++*fires;
+        results->push_back(w->reschedule(w->firing(), at + 1ms));  // true: armed again
+        results->push_back(w->cancel(w->firing()));                // true: the re-arm is cancelled
+        results->push_back(w->reschedule(w->firing(), at + 2ms));  // false: cancelled
+        results->push_back(w->cancel(w->firing()));                // false: cancelled
+      });
+  EXPECT_EQ(env.advance_and_poll(1ms), 1u);
+  EXPECT_EQ(*results, (std::vector<bool>{true, true, false, false}));
+  EXPECT_FALSE(env.wheel().contains(t));
+  EXPECT_TRUE(env.wheel().empty());
+  EXPECT_EQ(env.advance_and_poll(1s), 0u);
+  EXPECT_EQ(*fires, 1);
+}
+
 TEST(TimerWheel, ATimerScheduledDuringAPollFiresInALaterPollEvenIfAlreadyDue) {
   Env env;
   env.wheel().schedule(env.clock.now() + 1ms, [](keel::ResMut<TimerWheel> w, keel::RegistryRef reg, Instant at) {
@@ -517,6 +561,30 @@ TEST(TimerWheel, AStalledPollFiresAPeriodicTimerOnceAndSkipsTheMissedPeriodsByDe
   EXPECT_EQ(env.advance_and_poll(5ms), 1u);
   ASSERT_EQ(env.log().fired.size(), 2u);
   EXPECT_EQ(env.log().fired[1].at, Instant{} + 60ms);
+}
+
+// deadline() of a firing periodic timer is the deadline the wheel re-arms
+// it at, whatever the missed-ticks mode: after a late poll under kSkip, the
+// first period boundary after the poll's `now`.
+TEST(TimerWheel, DeadlineOfAFiringPeriodicTimerIsTheDeadlineItReArmsAt) {
+  struct Case {
+    keel::MissedTicks missed;
+    std::chrono::nanoseconds poll_at;
+    Instant expected;
+  };
+  for (const Case& c : {Case{keel::MissedTicks::kSkip, 10ms, Instant{} + 20ms},
+                        Case{keel::MissedTicks::kSkip, 55ms, Instant{} + 60ms},
+                        Case{keel::MissedTicks::kSkip, 60ms, Instant{} + 70ms},
+                        Case{keel::MissedTicks::kBurst, 55ms, Instant{} + 20ms}}) {
+    Env env;
+    auto seen = std::make_shared<std::optional<Instant>>();
+    env.wheel().schedule_periodic(
+        env.clock.now() + 10ms, 10ms, [seen](keel::Res<TimerWheel> w, Instant) { *seen = w->deadline(w->firing()); },
+        c.missed);
+    EXPECT_EQ(env.advance_and_poll(c.poll_at), 1u);
+    EXPECT_EQ(*seen, c.expected) << "poll at " << c.poll_at.count() << " ns";
+    EXPECT_EQ(env.wheel().next_deadline(), c.expected) << "poll at " << c.poll_at.count() << " ns";
+  }
 }
 
 TEST(TimerWheel, ABurstPeriodicTimerCatchesUpOnePeriodPerPoll) {

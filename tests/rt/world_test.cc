@@ -609,6 +609,39 @@ TEST(World, DestroysResourcesInReverseRegistrationOrder) {
   EXPECT_EQ(stats.live(), 0);
 }
 
+// Builds a handler against the World's registry when destroyed, as a
+// reactor context that spawns, or a timer handler that schedules a plain
+// function, does from its destructor.
+struct BuildsAHandlerWhenDestroyed {
+  const keel::Registry* registry = nullptr;
+  std::string* outcome = nullptr;
+  ~BuildsAHandlerWhenDestroyed() {
+    if (registry == nullptr) return;
+    try {
+      static_cast<void>(keel::handler(*registry, [](keel::Res<Alpha> alpha, int) { static_cast<void>(alpha->value); }));
+      *outcome = "built";
+    } catch (const keel::ConfigError& error) {
+      *outcome = error.what();
+    }
+  }
+};
+
+// The Registry outlives every resource, so a resource's destructor may still
+// resolve parameters against it (the resources registered before it are
+// still alive).
+TEST(World, ResourceDestructorsCanStillResolveParametersAgainstTheRegistry) {
+  std::string outcome;
+  {
+    keel::WorldBuilder wb;
+    wb.emplace<Alpha>();
+    auto& resolver = wb.emplace<BuildsAHandlerWhenDestroyed>();
+    resolver.registry = &wb.registry();
+    resolver.outcome = &outcome;
+    keel::World world = std::move(wb).build();
+  }
+  EXPECT_EQ(outcome, "built");
+}
+
 TEST(World, DestroysEachResourceExactlyOnceAfterTheWorldIsMoved) {
   Stats stats;
   {
