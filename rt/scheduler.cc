@@ -16,6 +16,9 @@ Scheduler& Scheduler::operator=(Scheduler&&) noexcept = default;
 Scheduler::~Scheduler() = default;
 
 std::size_t Scheduler::run(World& world) {
+  if (running_) [[unlikely]]
+    throw_nested_run();
+  running_ = true;
   const std::size_t count = systems_.size();
   std::size_t ran = 0;
   std::size_t p = 0;
@@ -35,9 +38,17 @@ std::size_t Scheduler::run(World& world) {
     // The pass ends here: the system that threw and the ones it never
     // reached did not run in it, so none of them may report the pass before.
     std::fill(state_.begin() + static_cast<std::ptrdiff_t>(p), state_.end(), std::uint8_t{0});
+    running_ = false;
     throw;
   }
+  running_ = false;
   return ran;
+}
+
+void Scheduler::throw_nested_run() {
+  throw ConfigError(
+      "keel: Scheduler::run() was called from inside one of its own systems; a pass cannot nest. Let the "
+      "system return true instead: its downstream systems run later in the same pass");
 }
 
 std::vector<std::string_view> Scheduler::order() const {

@@ -131,7 +131,9 @@ class Scheduler {
   // systems ran. Hot path: one virtual call per system that runs, a few
   // loads per upstream. An exception from a system ends the pass there and
   // propagates; the next run() starts afresh. ran() and changed() then
-  // describe the pass that threw, as far as it went (see below).
+  // describe the pass that threw, as far as it went (see below). A system
+  // that calls run() on the scheduler running it gets a ConfigError: a pass
+  // cannot nest.
   std::size_t run(World& world);
 
   // How many systems the scheduler holds.
@@ -156,8 +158,10 @@ class Scheduler {
   static constexpr std::uint8_t kChanged = 2;
 
   std::size_t position(SystemId id) const;
+  [[noreturn]] static void throw_nested_run();
 
   std::uint64_t owner_ = 0;
+  bool running_ = false;
   // In run order.
   std::vector<std::unique_ptr<internal::ErasedSystem>> systems_;
   // Upstreams of the system at position p, as positions (all < p):

@@ -118,6 +118,27 @@ TEST(Scheduler, IndependentSystemsRunInAddOrder) {
   EXPECT_EQ(ran(world), (std::vector<int>{4, 1, 3, 0, 2}));
 }
 
+// A pass cannot nest: run() from inside one of its systems is refused, and
+// the scheduler runs normally afterwards.
+TEST(Scheduler, RunFromInsideOneOfItsSystemsIsAConfigError) {
+  keel::WorldBuilder wb = make_builder(1);
+  keel::SchedulerInstaller sched;
+  keel::Scheduler* self = nullptr;
+  int nested_attempts = 0;
+  sched.add([&self, &nested_attempts](keel::World& w) {
+    if (++nested_attempts == 1) self->run(w);
+    return true;
+  });
+  keel::Scheduler systems = wb.install_driver(std::move(sched));
+  self = &systems;
+  keel::World world = std::move(wb).build();
+
+  const std::string message = config_error_message([&] { systems.run(world); });
+  EXPECT_TRUE(Contains(message, "a pass cannot nest")) << message;
+  EXPECT_EQ(systems.run(world), 1u);
+  EXPECT_EQ(nested_attempts, 2);
+}
+
 // Two diamonds sharing a sink, with a long branch: a system never runs
 // before any of its upstreams, whatever the add order.
 TEST(Scheduler, NeverRunsASystemBeforeItsUpstreams) {
