@@ -96,8 +96,8 @@ World& World::operator=(World&& other) noexcept {
 
 World::~World() = default;
 
-void World::throw_missing(std::string_view type) const {
-  if (!storage_) throw_moved_from();
+void World::throw_missing(std::string_view type, bool moved_from) {
+  if (moved_from) throw_moved_from();
   throw ConfigError(Registry::missing_message(type));
 }
 

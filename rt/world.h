@@ -180,7 +180,7 @@ class World {
   T& resource() {
     if (T* found = try_resource<T>()) [[likely]]
       return *found;
-    throw_missing(internal::type_name<T>());
+    throw_missing(internal::type_name<T>(), storage_ == nullptr);
   }
 
   // T, or nullptr when T is not registered.
@@ -228,7 +228,7 @@ class World {
  private:
   friend class WorldBuilder;
   explicit World(std::unique_ptr<internal::WorldStorage> storage);
-  [[noreturn]] void throw_missing(std::string_view type) const;
+  [[noreturn]] static void throw_missing(std::string_view type, bool moved_from);
   [[noreturn]] static void throw_moved_from();
 
   const Registry* registry_ = nullptr;
