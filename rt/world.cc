@@ -70,20 +70,16 @@ const Shutdown& vacant_shutdown() noexcept {
 
 }  // namespace
 
-World::World(World&& other) noexcept
-    : registry_(std::exchange(other.registry_, &vacant_registry())),
-      serial_(std::exchange(other.serial_, 0)),
-      dense_(std::exchange(other.dense_, {})),
-      shutdown_(std::exchange(other.shutdown_, &vacant_shutdown())),
-      reactors_(std::exchange(other.reactors_, nullptr)),
-      sequence_(std::exchange(other.sequence_, 0)),
-      storage_(std::move(other.storage_)) {}
+World::World(World&& other) noexcept { take(other); }
 
 World& World::operator=(World&& other) noexcept {
   if (this == &other) return *this;
-  // Our resources go first (reverse registration order), then we take the
-  // other's and leave it vacant, as the move constructor does.
-  storage_.reset();
+  storage_.reset();  // our resources go first, in reverse registration order
+  take(other);
+  return *this;
+}
+
+void World::take(World& other) noexcept {
   registry_ = std::exchange(other.registry_, &vacant_registry());
   serial_ = std::exchange(other.serial_, 0);
   dense_ = std::exchange(other.dense_, {});
@@ -91,7 +87,6 @@ World& World::operator=(World&& other) noexcept {
   reactors_ = std::exchange(other.reactors_, nullptr);
   sequence_ = std::exchange(other.sequence_, 0);
   storage_ = std::move(other.storage_);
-  return *this;
 }
 
 World::~World() = default;

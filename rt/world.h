@@ -230,6 +230,8 @@ class World {
   explicit World(std::unique_ptr<internal::WorldStorage> storage);
   [[noreturn]] static void throw_missing(std::string_view type, bool moved_from);
   [[noreturn]] static void throw_moved_from();
+  // Takes everything `other` owns and leaves it vacant (see the move constructor).
+  void take(World& other) noexcept;
 
   const Registry* registry_ = nullptr;
   std::uint64_t serial_ = 0;
