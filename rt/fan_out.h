@@ -162,9 +162,9 @@ void fan_out() {
 // event. Each handler must take `const E&` (the E of the first handler):
 // a concrete handler, an adapter, another fan-out, a Broadcast<E>, a value
 // of a type of your own (event_type, run, name() const), or a
-// std::unique_ptr<D> for a class D derived from Handler<const E&>. A by-value handler is a compile-time
-// error that points to keel::cloned. The fan-out owns its handlers (taken by
-// value: move them in). Per event: no allocation, no virtual call (except
+// std::unique_ptr<D> for a class D derived from Handler<const E&>. A
+// by-value handler is a compile-time error that points to keel::cloned. The
+// fan-out owns its handlers (taken by value: move them in). Per event: no allocation, no virtual call (except
 // inside boxed members).
 template <class H1, class... Hs>
 auto fan_out(H1 first, Hs... rest) {

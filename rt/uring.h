@@ -235,8 +235,9 @@ class Uring {
   template <class H>
   std::expected<Watch, std::error_code> try_watch(int fd, Events interest, H&& handler,
                                                   std::source_location site = std::source_location::current()) {
+    using Slot = internal::WatchSlot;
     return add_watch(fd, interest,
-                     internal::erase_inline<internal::WatchSlot, kInlineBytes>(std::forward<H>(handler), registry_, site));
+                     internal::erase_inline<Slot, kInlineBytes>(std::forward<H>(handler), registry_, site));
   }
 
   // Stops watching; true when `w` was watched. The handler is destroyed now,

@@ -22,7 +22,12 @@
 //
 // A Slot is a struct with `Stored` (`const E&` or `E`), `Rejections`,
 // `kApi` (its name in ConfigError messages), `kAdaptsSpelling` and
-// `kBuildsFunctions`; each API header defines its own.
+// `kBuildsFunctions`; each API header defines its own:
+//
+//   InlineHandler<const Readiness&, 64> h = erase_inline<WatchSlot, 64>(std::move(arg), &registry, site);
+//
+// Not for: reactors and systems, which take functions of parameters, not
+// handlers.
 #pragma once
 
 #include <cstddef>
@@ -41,8 +46,8 @@
 
 namespace keel::internal {
 
-// What a handler argument is. The first three are accepted; the rest name
-// the mistake.
+// What a handler argument is. The first two are accepted everywhere,
+// kFunction where the slot builds functions; the rest name the mistake.
 enum class HandlerArgument : std::uint8_t {
   kBoxed,                   // std::unique_ptr<D>, D publicly derived from Handler<X>, an rvalue
   kValue,                   // a handler value of a concrete type
@@ -360,10 +365,11 @@ KEEL_INTERNAL_HANDLER_REJECTIONS(OnWakeRejections,
                                  "const, a std::unique_ptr to a class derived from keel::Handler<const "
                                  "keel::Woken&>, or a function (built with keel::handler())");
 KEEL_INTERNAL_HANDLER_REJECTIONS(ScheduleRejections,
-                                 "TimerWheel::schedule() (and schedule_periodic()) takes a handler of `keel::Instant` (or `const "
-                                 "keel::Instant&`): a keel handler or callback, a type of your own with "
-                                 "event_type, run() and name() const, a std::unique_ptr to a class derived from "
-                                 "keel::Handler<keel::Instant>, or a function (built with keel::handler())");
+                                 "TimerWheel::schedule() (and schedule_periodic()) takes a handler of "
+                                 "`keel::Instant` (or `const keel::Instant&`): a keel handler or callback, a type "
+                                 "of your own with event_type, run() and name() const, a std::unique_ptr to a class "
+                                 "derived from keel::Handler<keel::Instant>, or a function (built with "
+                                 "keel::handler())");
 KEEL_INTERNAL_HANDLER_REJECTIONS(FanOutCommonRejections,
                                  "fan_out() and Broadcast<E>::add() take handlers of `const E&`: keel handlers, "
                                  "adapters, fan-outs, types of your own with event_type, run() and name() const, "

@@ -257,8 +257,9 @@ TEST_P(HandlerTypesUring, AnEmptyUniquePtrIsAConfigErrorAndNothingIsWatched) {
   });
   EXPECT_TRUE(Contains(message, "Uring::watch() was given an empty std::unique_ptr<"));
   EXPECT_TRUE(Contains(message, "Derived<const keel::Readiness&>>"));
-  EXPECT_THROW((void)loop.uring().try_watch(fd.get(), keel::Readable, std::unique_ptr<keel::Handler<keel::Readiness>>()),
-               keel::ConfigError);
+  EXPECT_THROW(
+      (void)loop.uring().try_watch(fd.get(), keel::Readable, std::unique_ptr<keel::Handler<keel::Readiness>>()),
+      keel::ConfigError);
   EXPECT_EQ(loop.uring().size(), 0u);
   // The fd is still free to watch.
   int runs = 0;
@@ -431,7 +432,8 @@ TEST(HandlerTypesFanOut, FanOutHoldsBothFormsNamesThemAndDestroysThemWithIt) {
   Log log;
   keel::World world = empty_world();
   {
-    auto both = keel::fan_out(Own<const Quote&>("own", log, counts), make_derived<const Quote&>("derived", log, counts));
+    auto both =
+        keel::fan_out(Own<const Quote&>("own", log, counts), make_derived<const Quote&>("derived", log, counts));
     EXPECT_EQ(both.name(), "fan_out(own, derived)");
     both.run(world, Quote{3});
     EXPECT_EQ(log, (Log{"own: quote 3", "derived: quote 3"}));
@@ -493,7 +495,9 @@ class SelfChecking {
   explicit SelfChecking(const keel::Registry& registry)
       : book_(&registry.resolve<Book>()), built_for_(registry.serial()) {}
   void run(keel::World& world, const Quote&) {
-    if (world.serial() != built_for_) throw keel::ConfigError("keel: handler 'SelfChecking' was built for another World");
+    if (world.serial() != built_for_) {
+      throw keel::ConfigError("keel: handler 'SelfChecking' was built for another World");
+    }
     ++book_->updates;
   }
   std::string_view name() const noexcept { return "SelfChecking"; }
