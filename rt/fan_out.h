@@ -37,6 +37,7 @@
 #include "rt/error.h"
 #include "rt/handler.h"
 #include "rt/internal/callable_name.h"
+#include "rt/internal/erase_handler.h"
 #include "rt/internal/serial.h"
 #include "rt/internal/type_name.h"
 #include "rt/param.h"
@@ -45,31 +46,14 @@
 namespace keel {
 namespace internal {
 
-template <class H>
-struct IsBoxedHandler : std::false_type {};
-template <class E>
-struct IsBoxedHandler<std::unique_ptr<Handler<E>>> : std::true_type {};
-
-// A concrete handler or a std::unique_ptr<Handler<E>>.
-template <class H>
-concept FanOutMember = HandlerLike<H> || IsBoxedHandler<H>::value;
-
-template <class H>
-struct EventOrVoid {
-  using type = void;
-};
-template <FanOutMember H>
-struct EventOrVoid<H> {
-  using type = EventOf<H>;
-};
-
 template <class T, std::size_t Position>
 struct FanOutArgumentIsNotAHandler {
   static_assert(dependent_false<T>,
                 "keel: fan_out() and Broadcast<E>::add() take handlers (keel::handler(...), adapters, "
-                "fan-outs, or a std::unique_ptr<keel::Handler<const E&>>); the offending type and its "
-                "position are in 'FanOutArgumentIsNotAHandler<T, Position>'. Build the function into a "
-                "handler with keel::handler(registry, fn) first.");
+                "fan-outs, types of your own with event_type, run() and name() const, or a std::unique_ptr to a "
+                "class derived from keel::Handler<const E&>); the offending type and its position are in "
+                "'FanOutArgumentIsNotAHandler<T, Position>'. Build the function into a handler with "
+                "keel::handler(registry, fn) first.");
   static constexpr bool ok = false;
 };
 
@@ -84,31 +68,40 @@ struct FanOutHandlerMustTakeConstRef {
   static constexpr bool ok = false;
 };
 
-// Checks one member of a fan-out of `const E&`; reports a problem with one
-// static_assert.
-template <class E, class H, std::size_t Position>
-constexpr bool fan_out_member_ok() {
-  if constexpr (!FanOutMember<H>) {
-    return FanOutArgumentIsNotAHandler<H, Position>::ok;
-  } else if constexpr (std::is_same_v<EventOf<H>, const E&>) {
-    return true;
-  } else {
-    return FanOutHandlerMustTakeConstRef<const E&, EventOf<H>, Position>::ok;
-  }
-}
+// The messages for the Position-th member of a fan-out of `const E&` (the
+// shared ones in rt/internal/erase_handler.h, these two with the position).
+template <class E, std::size_t Position>
+struct FanOutRejections : FanOutCommonRejections {
+  template <class Event>
+  using HandlerOfAnotherEvent = FanOutHandlerMustTakeConstRef<const E&, Event, Position>;
+  template <class T>
+  using NeitherHandlerNorFunction = FanOutArgumentIsNotAHandler<T, Position>;
+};
+
+// What fan_out() and Broadcast<E>::add() take (rt/internal/erase_handler.h):
+// handlers of `const E&` only (one event object is shared, so a by-value
+// handler must say it wants a copy, with keel::cloned), and no functions
+// (there is no registry to build them with).
+template <class E, std::size_t Position, class Api>
+struct FanOutSlot {
+  using Stored = const E&;
+  using Rejections = FanOutRejections<E, Position>;
+  static constexpr std::string_view kApi = Api::kName;
+  static constexpr bool kAdaptsSpelling = false;
+  static constexpr bool kBuildsFunctions = false;
+};
+struct FanOutApi {
+  static constexpr std::string_view kName = "fan_out()";
+};
+struct BroadcastAddApi {
+  static constexpr std::string_view kName = "Broadcast::add()";
+};
 
 template <class E, class... Hs>
 constexpr bool fan_out_members_ok() {
   return []<std::size_t... I>(std::index_sequence<I...>) {
-    return (fan_out_member_ok<E, Hs, I + 1>() && ... && true);
+    return (accepts_handler<FanOutSlot<E, I + 1, FanOutApi>, Hs>() && ... && true);
   }(std::index_sequence_for<Hs...>{});
-}
-
-template <class H>
-void reject_empty_boxed(const H& handler, std::string_view where) {
-  if constexpr (IsBoxedHandler<H>::value) {
-    if (!handler) throw ConfigError("keel: " + std::string(where) + " was given an empty std::unique_ptr<Handler>");
-  }
 }
 
 // "fan_out(on_a, on_b)", interned (cold path: once per fan_out()).
@@ -167,14 +160,15 @@ void fan_out() {
 
 // A handler of `const E&` that runs h1, h2, ... in order with the same
 // event. Each handler must take `const E&` (the E of the first handler):
-// a concrete handler, an adapter, another fan-out, a Broadcast<E>, or a
-// std::unique_ptr<Handler<const E&>>. A by-value handler is a compile-time
-// error that points to keel::cloned. The fan-out owns its handlers (taken by
-// value: move them in). Per event: no allocation, no virtual call (except
+// a concrete handler, an adapter, another fan-out, a Broadcast<E>, a value
+// of a type of your own (event_type, run, name() const), or a
+// std::unique_ptr<D> for a class D derived from Handler<const E&>. A
+// by-value handler is a compile-time error that points to keel::cloned. The
+// fan-out owns its handlers (taken by value: move them in). Per event: no allocation, no virtual call (except
 // inside boxed members).
 template <class H1, class... Hs>
 auto fan_out(H1 first, Hs... rest) {
-  using E = std::remove_cvref_t<typename internal::EventOrVoid<H1>::type>;
+  using E = std::remove_cvref_t<typename internal::ArgumentEvent<H1>::type>;
   if constexpr (!internal::fan_out_members_ok<E, H1, Hs...>()) {
     return;  // a static_assert has explained the problem
   } else {
@@ -216,19 +210,18 @@ class Broadcast {
   Broadcast(Broadcast&&) noexcept = default;
   Broadcast& operator=(Broadcast&&) noexcept = default;
 
-  // Adds a handler of `const E&`: a concrete handler (boxed here: one
-  // allocation) or a std::unique_ptr<Handler<const E&>> (an empty one throws
-  // ConfigError). A handler of E by value is a compile-time error pointing to
-  // keel::cloned. Cold path.
+  // Adds a handler of `const E&`: a concrete handler or a value of a type of
+  // your own (event_type, run, name() const), boxed here (one allocation),
+  // or a std::unique_ptr<D> for a class D derived from Handler<const E&>
+  // (kept as it is; an empty one throws ConfigError). A handler of E by
+  // value is a compile-time error pointing to keel::cloned. Cold path.
   template <class H>
   BroadcastToken add(H handler) {
-    if constexpr (!internal::fan_out_member_ok<E, H, 1>()) {
+    using Slot = internal::FanOutSlot<E, 1, internal::BroadcastAddApi>;
+    if constexpr (!internal::accepts_handler<Slot, H>()) {
       return BroadcastToken();  // a static_assert has explained the problem
-    } else if constexpr (internal::IsBoxedHandler<H>::value) {
-      internal::reject_empty_boxed(handler, "Broadcast::add()");
-      return push(std::move(handler));
     } else {
-      return push(boxed(std::move(handler)));
+      return push(internal::erase_boxed<Slot>(std::move(handler)));
     }
   }
 

@@ -6,7 +6,8 @@
 //   auto by_cref  = keel::cloned(keel::handler(reg, consume));    // Quote handler as Handler<const Quote&>
 //
 // Each adapter is itself a concrete handler (inlinable, boxable), and also
-// accepts a std::unique_ptr<Handler<E>>.
+// accepts a std::unique_ptr<Handler<E>>, or a std::unique_ptr<D> for a class
+// D publicly derived from keel::Handler<E>.
 #pragma once
 
 #include <exception>
@@ -21,6 +22,23 @@
 namespace keel {
 namespace internal {
 
+// A class publicly derived from keel::Handler<E> (Handler<E> itself
+// included), E being the event_type it inherits. Public, because a
+// std::unique_ptr<D> must convert to std::unique_ptr<Handler<E>>.
+template <class T>
+concept HandlerSubclass =
+    requires { typename T::event_type; } && std::is_convertible_v<T*, Handler<typename T::event_type>*>;
+
+// A boxed handler: std::unique_ptr<D> for a HandlerSubclass D, with the
+// default deleter (another deleter could not become a
+// std::unique_ptr<Handler<E>>).
+template <class P>
+struct BoxedHandlerPointer : std::false_type {};
+template <HandlerSubclass D>
+struct BoxedHandlerPointer<std::unique_ptr<D>> : std::true_type {};
+template <class P>
+inline constexpr bool is_boxed_handler = BoxedHandlerPointer<std::remove_cvref_t<P>>::value;
+
 // Lets adapters hold either a concrete handler or a boxed one.
 template <class H>
 struct HandlerAccess {
@@ -28,11 +46,11 @@ struct HandlerAccess {
   static H& get(H& h) noexcept { return h; }
   static const H& get(const H& h) noexcept { return h; }
 };
-template <class E>
-struct HandlerAccess<std::unique_ptr<Handler<E>>> {
-  using event_type = E;
-  static Handler<E>& get(std::unique_ptr<Handler<E>>& h) noexcept { return *h; }
-  static const Handler<E>& get(const std::unique_ptr<Handler<E>>& h) noexcept { return *h; }
+template <HandlerSubclass D>
+struct HandlerAccess<std::unique_ptr<D>> {
+  using event_type = typename D::event_type;
+  static D& get(std::unique_ptr<D>& h) noexcept { return *h; }
+  static const D& get(const std::unique_ptr<D>& h) noexcept { return *h; }
 };
 
 template <class H>

@@ -50,6 +50,7 @@
 #include <vector>
 
 #include "rt/handler.h"
+#include "rt/internal/erase_handler.h"
 #include "rt/internal/handle.h"
 #include "rt/internal/timer_slab.h"
 #include "rt/registry.h"
@@ -105,27 +106,17 @@ enum class MissedTicks : std::uint8_t {
 
 namespace internal {
 
-// A boxed handler (keel::boxed) held as a timer handler: one pointer inline.
-template <class E>
-struct BoxedTimerHandler {
-  using event_type = Instant;
-  std::unique_ptr<Handler<E>> inner;
-  void run(World& world, Instant at) { inner->run(world, at); }
-  std::string_view name() const noexcept { return inner->name(); }
+// What schedule() and schedule_periodic() take, and how they store it
+// (rt/internal/erase_handler.h): handlers of Instant, a handler of `const
+// Instant&` passed the deadline by reference; functions built with
+// keel::handler().
+struct TimerSlot {
+  using Stored = Instant;
+  using Rejections = ScheduleRejections;
+  static constexpr std::string_view kApi = "TimerWheel::schedule()";
+  static constexpr bool kAdaptsSpelling = true;
+  static constexpr bool kBuildsFunctions = true;
 };
-
-template <class H>
-struct TimerEvent {
-  static_assert(std::is_same_v<typename H::event_type, Instant> ||
-                    std::is_same_v<typename H::event_type, const Instant&>,
-                "keel: a timer handler's event must be keel::Instant, by value or by const& (it receives the "
-                "deadline it fired for).");
-  static constexpr bool by_value = std::is_same_v<typename H::event_type, Instant>;
-};
-
-// The handler a TimerWheel stores for H (before any boxing).
-template <class H>
-using TimerAdapted = std::conditional_t<TimerEvent<H>::by_value, H, ByRefHandler<H>>;
 
 }  // namespace internal
 
@@ -147,7 +138,7 @@ class TimerWheel {
 
   template <class H>
   static constexpr bool stores_inline =
-      internal::InlineStorage<kInlineBytes>::template fits<internal::TimerAdapted<std::remove_cvref_t<H>>>;
+      internal::InlineStorage<kInlineBytes>::template fits<internal::SlotHandler<internal::TimerSlot, H>>;
 
   // Built by TimerInstaller::install; `registry` is the World's (it builds
   // handlers from plain functions passed to schedule()).
@@ -158,9 +149,12 @@ class TimerWheel {
 
   // Schedules `handler` to fire once, at the first poll whose `now` is at or
   // after `deadline`; a deadline already past fires on the next poll. Takes
-  // a keel handler or callback of Instant (or const Instant&), a
-  // std::unique_ptr<Handler<Instant>>, or a plain function/lambda, which is
-  // built with keel::handler(registry, fn) here. O(1); allocates only when
+  // a handler of Instant (or const Instant&): a keel handler or callback, a
+  // value of a type of your own (event_type, run, name() const), a
+  // std::unique_ptr<D> for a class D derived from Handler<Instant> (moved
+  // in; an empty one throws ConfigError), or a plain function/lambda, built
+  // with keel::handler(registry, fn) here. Anything else is a static_assert
+  // saying what to pass. O(1); allocates only when
   // the slab grows past its capacity or the handler is bigger than
   // kInlineBytes. During a poll, the new timer fires in a later poll at the
   // earliest, so a poll always ends.
@@ -256,20 +250,7 @@ class TimerWheel {
 
   template <class H>
   TimerHandler erase(H&& handler, const std::source_location& site) {
-    using D = std::remove_cvref_t<H>;
-    if constexpr (std::is_same_v<D, std::unique_ptr<Handler<Instant>>> ||
-                  std::is_same_v<D, std::unique_ptr<Handler<const Instant&>>>) {
-      return TimerHandler(internal::BoxedTimerHandler<typename D::element_type::event_type>{std::move(handler)});
-    } else if constexpr (HandlerLike<D>) {
-      using A = internal::TimerAdapted<D>;
-      if constexpr (internal::InlineStorage<kInlineBytes>::template fits<A>) {
-        return TimerHandler(A(std::forward<H>(handler)));
-      } else {
-        return TimerHandler(internal::BoxedTimerHandler<Instant>{keel::boxed(A(std::forward<H>(handler)))});
-      }
-    } else {
-      return erase(keel::handler(*registry_, std::forward<H>(handler), site), site);
-    }
+    return internal::erase_inline<internal::TimerSlot, kInlineBytes>(std::forward<H>(handler), registry_, site);
   }
 
   static void check_period(std::chrono::nanoseconds period);

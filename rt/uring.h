@@ -40,8 +40,8 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "rt/handler.h"
+#include "rt/internal/erase_handler.h"
 #include "rt/internal/handle.h"
-#include "rt/internal/inline_storage.h"
 #include "rt/internal/poll_backend.h"
 #include "rt/internal/wake_state.h"
 #include "rt/internal/watch_slab.h"
@@ -177,27 +177,23 @@ class UringWaker {
 
 namespace internal {
 
-// A boxed handler (keel::boxed) held inline: one pointer.
-template <class E>
-struct BoxedReadinessHandler {
-  using event_type = const E&;
-  std::unique_ptr<Handler<const E&>> inner;
-  void run(World& world, const E& event) { inner->run(world, event); }
-  std::string_view name() const noexcept { return inner->name(); }
+// What watch() and on_wake() take, and how they store it
+// (rt/internal/erase_handler.h): handlers of `const E&`, a handler of E by
+// value getting a copy per event; functions built with keel::handler().
+struct WatchSlot {
+  using Stored = const Readiness&;
+  using Rejections = WatchRejections;
+  static constexpr std::string_view kApi = "Uring::watch()";
+  static constexpr bool kAdaptsSpelling = true;
+  static constexpr bool kBuildsFunctions = true;
 };
-
-template <class H, class E>
-struct DriverEvent {
-  static_assert(std::is_same_v<typename H::event_type, const E&> || std::is_same_v<typename H::event_type, E>,
-                "keel: this handler's event type does not match: Uring::watch takes handlers of "
-                "`const keel::Readiness&` and Uring::on_wake handlers of `const keel::Woken&` (or the type by "
-                "value).");
-  static constexpr bool by_value = std::is_same_v<typename H::event_type, E>;
+struct OnWakeSlot {
+  using Stored = const Woken&;
+  using Rejections = OnWakeRejections;
+  static constexpr std::string_view kApi = "Uring::on_wake()";
+  static constexpr bool kAdaptsSpelling = true;
+  static constexpr bool kBuildsFunctions = true;
 };
-
-// H as a handler of `const E&` (a by-value handler gets a copy).
-template <class H, class E>
-using DriverAdapted = std::conditional_t<DriverEvent<H, E>::by_value, ClonedHandler<H>, H>;
 
 }  // namespace internal
 
@@ -219,9 +215,12 @@ class Uring {
 
   // Runs `handler` on each readiness of `fd` for `interest` (Readable,
   // Writable, Priority, ReadHangup, or a union) until unwatch(). Takes a
-  // keel handler or callback of `const Readiness&` (or Readiness), a
-  // std::unique_ptr<Handler<const Readiness&>>, or a plain function/lambda,
-  // built here with keel::handler(registry, fn). Cold path: one fstat(2);
+  // handler of `const Readiness&` (or Readiness, copied per event): a keel
+  // handler or callback, a value of a type of your own (event_type, run,
+  // name() const), a std::unique_ptr<D> for a class D derived from
+  // Handler<const Readiness&> (moved in; an empty one throws ConfigError),
+  // or a plain function/lambda, built here with keel::handler(registry, fn).
+  // Anything else is a static_assert saying what to pass. Cold path: one fstat(2);
   // on io_uring the poll is armed by the next poll(), on epoll now. Throws
   // UringError on failure: EBADF (not an open fd), EPERM (a regular file or
   // directory, which epoll refuses and io_uring would report always ready),
@@ -236,7 +235,9 @@ class Uring {
   template <class H>
   std::expected<Watch, std::error_code> try_watch(int fd, Events interest, H&& handler,
                                                   std::source_location site = std::source_location::current()) {
-    return add_watch(fd, interest, erase_watch(std::forward<H>(handler), site));
+    using Slot = internal::WatchSlot;
+    return add_watch(fd, interest,
+                     internal::erase_inline<Slot, kInlineBytes>(std::forward<H>(handler), registry_, site));
   }
 
   // Stops watching; true when `w` was watched. The handler is destroyed now,
@@ -267,45 +268,12 @@ class Uring {
   // Same handler kinds as watch(), of `const Woken&`. Replaces the previous one.
   template <class H>
   void on_wake(H&& handler, std::source_location site = std::source_location::current()) {
-    on_wake_ = erase_boxed<Woken>(std::forward<H>(handler), site);
+    on_wake_ = internal::erase_boxed<internal::OnWakeSlot>(std::forward<H>(handler), registry_, site);
   }
 
  private:
   friend class UringPoller;
   using Slab = internal::WatchSlab<WatchHandler>;
-
-  template <class H>
-  WatchHandler erase_watch(H&& handler, const std::source_location& site) {
-    using D = std::remove_cvref_t<H>;
-    if constexpr (std::is_same_v<D, std::unique_ptr<Handler<const Readiness&>>>) {
-      return WatchHandler(internal::BoxedReadinessHandler<Readiness>{std::move(handler)});
-    } else if constexpr (std::is_same_v<D, std::unique_ptr<Handler<Readiness>>>) {
-      return erase_watch(keel::cloned(std::move(handler)), site);
-    } else if constexpr (HandlerLike<D>) {
-      using A = internal::DriverAdapted<D, Readiness>;
-      if constexpr (internal::InlineStorage<kInlineBytes>::template fits<A>) {
-        return WatchHandler(A(std::forward<H>(handler)));
-      } else {
-        return WatchHandler(internal::BoxedReadinessHandler<Readiness>{keel::boxed(A(std::forward<H>(handler)))});
-      }
-    } else {
-      return erase_watch(keel::handler(*registry_, std::forward<H>(handler), site), site);
-    }
-  }
-
-  template <class E, class H>
-  std::unique_ptr<Handler<const E&>> erase_boxed(H&& handler, const std::source_location& site) {
-    using D = std::remove_cvref_t<H>;
-    if constexpr (std::is_same_v<D, std::unique_ptr<Handler<const E&>>>) {
-      return std::move(handler);
-    } else if constexpr (std::is_same_v<D, std::unique_ptr<Handler<E>>>) {
-      return keel::boxed(keel::cloned(std::move(handler)));
-    } else if constexpr (HandlerLike<D>) {
-      return keel::boxed(internal::DriverAdapted<D, E>(std::forward<H>(handler)));
-    } else {
-      return erase_boxed<E>(keel::handler(*registry_, std::forward<H>(handler), site), site);
-    }
-  }
 
   std::expected<Watch, std::error_code> add_watch(int fd, Events interest, WatchHandler&& handler);
   static Watch watch_or_throw(int fd, std::expected<Watch, std::error_code> result);
