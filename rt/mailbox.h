@@ -1,0 +1,262 @@
+// Mailboxes: typed events handed to one reactor, which handles them in its
+// next run. A reactor's context owns a keel::Inbox<E> (a bounded FIFO,
+// allocated once); ReactorNotify::send() queues an event there and wakes
+// that reactor for the next pass; the reactor drains the inbox when it runs.
+//
+//   struct Book {
+//     keel::Inbox<Order> inbox{256};
+//   };
+//   void on_orders(Book& book, keel::ResMut<Fills> fills) {
+//     book.inbox.drain([&](Order& o) { fills->apply(o); });   // arrival order
+//   }
+//   keel::ReactorToken t = rx.spawn(Book{}, world.registry(), on_orders).token();
+//   keel::Address<Order> to_btc = rx.address(t, &Book::inbox);   // once: cold
+//   keel::Delivery d = rx.send(to_btc, order);                  // hot: O(1)
+//   std::size_t n = rx.publish(src, &Book::inbox, order);       // each Book subscribed to src
+//
+// Use it when the reactor needs the events themselves (orders, fills,
+// commands), not only the news that something changed: for that, mark a
+// data source, which costs less and coalesces. Unlike a channel (a tokio
+// mpsc, a std::deque behind a mutex), an inbox is single-threaded, never
+// grows and never blocks: a full inbox refuses the newest event and says so
+// (Delivery::full), it never overwrites queued ones. Events still queued
+// when the reactor is removed are destroyed with its context.
+//
+// Implementation overview: Address<E> is the inbox's address plus the
+// reactor's token; send() checks the token's generation (so a removed
+// reactor's freed context is never reached), builds the event in the
+// inbox's internal::EventRing (rt/internal/event_ring.h) and puts the
+// reactor on ReactorNotify's wake list (rt/reactor.h).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <type_traits>
+#include <utility>
+
+#include "rt/error.h"
+#include "rt/internal/event_ring.h"
+#include "rt/internal/reactor_slab.h"
+#include "rt/internal/type_name.h"
+#include "rt/reactor.h"
+
+namespace keel {
+
+// What send() did with an event. [[nodiscard]] (see its declaration in
+// rt/reactor.h): a refused event must not go unnoticed.
+enum class Delivery : std::uint8_t {
+  delivered,  // queued; the reactor runs in the next pass
+  full,       // the inbox is at capacity: refused, counted in dropped()
+  gone,       // the reactor was removed, or the Address is empty
+};
+
+// A bounded FIFO of events for the reactor whose context holds it. Storage
+// for `capacity` events is allocated by the constructor and never grown.
+// Events arrive only through ReactorNotify::send() and publish(), which
+// also wake the reactor; the reactor takes them with drain().
+//
+// Movable (so a context holding it can be given to spawn()); a moved-from
+// inbox has capacity 0 and refuses everything. Not copyable.
+template <class E>
+class Inbox {
+  static_assert(std::is_object_v<E> && !std::is_const_v<E> && !std::is_volatile_v<E> && !std::is_array_v<E>,
+                "keel: an Inbox holds its events by value: Inbox<E> takes a non-const object type, not a "
+                "reference, an array or a const type.");
+  static_assert(std::is_move_constructible_v<E>,
+                "keel: an Inbox's event type must be move constructible: drain() moves each event out of the "
+                "inbox before handing it over.");
+
+ public:
+  // Capacity 0 throws ConfigError naming E. Allocates once (may throw
+  // std::bad_alloc).
+  explicit Inbox(std::size_t capacity) : ring_(checked(capacity)) {}
+
+  Inbox(Inbox&& other) noexcept : ring_(std::move(other.ring_)), dropped_(std::exchange(other.dropped_, 0)) {}
+  // Takes `other`'s events (destroying this inbox's) and its dropped()
+  // count. This inbox stays tied to the reactor it belongs to.
+  Inbox& operator=(Inbox&& other) noexcept {
+    if (this != &other) {
+      ring_ = std::move(other.ring_);
+      dropped_ = std::exchange(other.dropped_, 0);
+    }
+    return *this;
+  }
+  Inbox(const Inbox&) = delete;
+  Inbox& operator=(const Inbox&) = delete;
+  ~Inbox() = default;  // destroys the events still queued
+
+  // Calls fn with each event queued when drain() began, oldest first, and
+  // destroys each right after its call; returns how many. fn takes E&,
+  // const E&, E&& or E. Each event is moved out of the inbox before its
+  // call, so fn may send to this inbox (the event waits for the next drain,
+  // and the reactor is woken for the next pass), drain it again (the outer
+  // drain then stops where the inner one began) or move it.
+  //
+  // If fn throws, the event it was given is destroyed (consumed), the rest
+  // stay queued in order, and the exception propagates; the reactor is
+  // woken for the next pass so that they are handled then.
+  template <class Fn>
+  std::size_t drain(Fn&& fn) {
+    constexpr bool by_lvalue = std::is_invocable_v<Fn&, E&>;
+    static_assert(by_lvalue || std::is_invocable_v<Fn&, E&&>,
+                  "keel: Inbox<E>::drain(fn) calls fn with each event: fn must take one E (as E&, const E&, E&& "
+                  "or by value).");
+    const std::uint64_t end = ring_.taken() + ring_.size();
+    std::size_t handled = 0;
+    // Both bounds are re-read on each turn: fn may drain or replace the inbox.
+    while (ring_.taken() < end && !ring_.empty()) {
+      E event = ring_.take_front();  // if the move throws, the event stays first
+      ++handled;
+      try {
+        if constexpr (by_lvalue) {
+          static_cast<void>(std::invoke(fn, event));
+        } else {
+          static_cast<void>(std::invoke(fn, std::move(event)));
+        }
+      } catch (...) {
+        if (!ring_.empty() && notify_ != nullptr) notify_->wake_after_failed_drain(owner_);
+        throw;
+      }
+    }
+    return handled;
+  }
+
+  std::size_t size() const noexcept { return ring_.size(); }
+  bool empty() const noexcept { return ring_.empty(); }
+  std::size_t capacity() const noexcept { return ring_.capacity(); }
+  // Events refused because the inbox was full, since it was constructed.
+  std::uint64_t dropped() const noexcept { return dropped_; }
+
+ private:
+  friend class ReactorNotify;
+
+  static std::size_t checked(std::size_t capacity) {
+    if (capacity == 0) [[unlikely]] {
+      std::string message = "keel: Inbox<";
+      message += internal::type_name<E>();
+      message += "> was given capacity 0; an inbox holds at least one event";
+      throw ConfigError(message);
+    }
+    return capacity;
+  }
+
+  // Queues one event, or counts it as dropped when full (the argument is
+  // then not touched).
+  template <class Arg>
+  bool try_push(Arg&& event) {
+    if (ring_.try_emplace_back(std::forward<Arg>(event))) [[likely]]
+      return true;
+    ++dropped_;
+    return false;
+  }
+
+  // Called by address() and publish(), on the inbox inside the reactor's
+  // context: the reactor to wake if a drain throws with events left. Not
+  // carried by moves: it names where this object is, not what it holds.
+  void tie(ReactorNotify& notify, ReactorToken owner) noexcept {
+    notify_ = &notify;
+    owner_ = owner;
+  }
+
+  internal::EventRing<E> ring_;
+  std::uint64_t dropped_ = 0;
+  ReactorNotify* notify_ = nullptr;
+  ReactorToken owner_{};
+};
+
+// Where send() delivers: one inbox of one reactor. Small (16 bytes) and
+// trivially copyable; get one from ReactorNotify::address(). Default-
+// constructed: no address (false; send() returns gone). Once its reactor is
+// removed the Address is stale: it still tests true, and send() returns
+// gone, also after the reactor's slot is reused.
+template <class E>
+class Address {
+ public:
+  constexpr Address() noexcept = default;
+
+  explicit operator bool() const noexcept { return inbox_ != nullptr; }
+  // The reactor the inbox belongs to (for remove(), contains()).
+  ReactorToken reactor() const noexcept { return reactor_; }
+
+  friend bool operator==(const Address&, const Address&) = default;
+
+ private:
+  friend class ReactorNotify;
+  Address(Inbox<E>* inbox, ReactorToken reactor) noexcept : inbox_(inbox), reactor_(reactor) {}
+
+  // Valid while the reactor is live: the context lives inside the reactor
+  // object, which never moves; send() checks reactor_ before using it.
+  Inbox<E>* inbox_ = nullptr;
+  ReactorToken reactor_{};
+};
+
+// --- ReactorNotify's mailbox members (declared in rt/reactor.h) ----------------
+
+template <class Ctx, class E>
+Address<E> ReactorNotify::address(ReactorToken token, Inbox<E> Ctx::*member) {
+  if (member == nullptr) [[unlikely]]
+    throw_null_member();
+  if (!contains(token)) return {};
+  Ctx* const context = internal::context_cast<Ctx>(slab_.get(token.index_));  // checks the type
+  if (context == nullptr) [[unlikely]]
+    throw_not_the_context(internal::type_name<Ctx>(), token);
+  Inbox<E>& inbox = context->*member;
+  inbox.tie(*this, token);
+  return Address<E>(&inbox, token);
+}
+
+template <class E>
+Delivery ReactorNotify::send(Address<E> to, const std::type_identity_t<E>& event) {
+  const std::uint32_t index = to.reactor_.index_;
+  const std::uint32_t generation = to.reactor_.generation_;
+  // A removed reactor fails this at once, also during the pass that
+  // destroys it at its end, and so does an empty Address (generation 0).
+  if (!slab_.live(index, generation)) [[unlikely]]
+    return Delivery::gone;
+  make_room_to_wake(index);  // may throw: nothing has changed yet
+  if (!to.inbox_->try_push(event)) [[unlikely]]
+    return Delivery::full;
+  wake_reactor(index, generation);
+  return Delivery::delivered;
+}
+
+template <class E>
+Delivery ReactorNotify::send(Address<E> to, std::type_identity_t<E>&& event) {
+  const std::uint32_t index = to.reactor_.index_;
+  const std::uint32_t generation = to.reactor_.generation_;
+  if (!slab_.live(index, generation)) [[unlikely]]
+    return Delivery::gone;
+  make_room_to_wake(index);
+  if (!to.inbox_->try_push(std::move(event))) [[unlikely]]
+    return Delivery::full;  // `event` was not moved from
+  wake_reactor(index, generation);
+  return Delivery::delivered;
+}
+
+template <class Ctx, class E>
+std::size_t ReactorNotify::publish(DataSource src, Inbox<E> Ctx::*member, const std::type_identity_t<E>& event) {
+  if (member == nullptr) [[unlikely]]
+    throw_null_member();
+  if (!contains(src)) return 0;
+  mark(src);
+  std::size_t accepted = 0;
+  // Re-indexed on every turn, never iterated by reference: copying an event
+  // runs user code, which may change this source's subscribers.
+  for (std::size_t k = 0; contains(src) && k < sources_[src.index_].subscribers.size(); ++k) {
+    const std::uint32_t index = sources_[src.index_].subscribers[k];
+    Ctx* const context = internal::context_cast<Ctx>(slab_.get(index));  // checks the type
+    if (context == nullptr) continue;
+    Inbox<E>& inbox = context->*member;
+    const ReactorToken owner(index, slab_.generation(index));
+    inbox.tie(*this, owner);
+    make_room_to_wake(index);
+    if (!inbox.try_push(event)) continue;
+    wake_reactor(index, owner.generation_);
+    ++accepted;
+  }
+  return accepted;
+}
+
+}  // namespace keel
