@@ -53,7 +53,8 @@ enum class Delivery : std::uint8_t {
 };
 
 // A bounded FIFO of events for the reactor whose context holds it. Storage
-// for `capacity` events is allocated by the constructor and never grown.
+// for `capacity` events (rounded up to a power of two) is allocated by the
+// constructor and never grown; at most `capacity` are queued.
 // Events arrive only through ReactorNotify::send() and publish(), which
 // also wake the reactor; the reactor takes them with drain().
 //
@@ -73,13 +74,17 @@ class Inbox {
   // std::bad_alloc).
   explicit Inbox(std::size_t capacity) : ring_(checked(capacity)) {}
 
-  Inbox(Inbox&& other) noexcept : ring_(std::move(other.ring_)), dropped_(std::exchange(other.dropped_, 0)) {}
+  Inbox(Inbox&& other) noexcept : ring_(std::move(other.ring_)), dropped_(std::exchange(other.dropped_, 0)) {
+    ++other.drains_;  // a drain running on `other` stops
+  }
   // Takes `other`'s events (destroying this inbox's) and its dropped()
   // count. This inbox stays tied to the reactor it belongs to.
   Inbox& operator=(Inbox&& other) noexcept {
     if (this != &other) {
       ring_ = std::move(other.ring_);
       dropped_ = std::exchange(other.dropped_, 0);
+      ++drains_;  // a drain running on either inbox stops
+      ++other.drains_;
     }
     return *this;
   }
@@ -91,8 +96,10 @@ class Inbox {
   // destroys each right after its call; returns how many. fn takes E&,
   // const E&, E&& or E. Each event is moved out of the inbox before its
   // call, so fn may send to this inbox (the event waits for the next drain,
-  // and the reactor is woken for the next pass), drain it again (the outer
-  // drain then stops where the inner one began) or move it.
+  // and the reactor is woken for the next pass), drain it again (the inner
+  // drain takes the rest, and the outer one stops) or move it (the drain
+  // stops). fn must not destroy the inbox itself (remove its reactor from
+  // outside a pass while draining it from outside the reactor).
   //
   // If fn throws, the event it was given is destroyed (consumed), the rest
   // stay queued in order, and the exception propagates; the reactor is
@@ -103,11 +110,12 @@ class Inbox {
     static_assert(by_lvalue || std::is_invocable_v<Fn&, E&&>,
                   "keel: Inbox<E>::drain(fn) calls fn with each event: fn must take one E (as E&, const E&, E&& "
                   "or by value).");
-    const std::uint64_t end = ring_.taken() + ring_.size();
+    std::size_t remaining = ring_.size();
+    const std::uint32_t this_drain = ++drains_;
     std::size_t handled = 0;
-    // Both bounds are re-read on each turn: fn may drain or replace the inbox.
-    while (ring_.taken() < end && !ring_.empty()) {
+    while (remaining != 0) {
       E event = ring_.take_front();  // if the move throws, the event stays first
+      --remaining;
       ++handled;
       try {
         if constexpr (by_lvalue) {
@@ -119,6 +127,11 @@ class Inbox {
         if (!ring_.empty() && notify_ != nullptr) notify_->wake_after_failed_drain(owner_);
         throw;
       }
+      // A drain begun inside fn took every event this one had left; an
+      // assignment replaced them, a move took them away. Short of those, fn
+      // can only have added events, behind the ones this drain is taking.
+      if (drains_ != this_drain) [[unlikely]]
+        break;
     }
     return handled;
   }
@@ -164,6 +177,9 @@ class Inbox {
   std::uint64_t dropped_ = 0;
   ReactorNotify* notify_ = nullptr;
   ReactorToken owner_{};
+  // Counts drain() calls, moves and assignments, so that a drain sees when
+  // fn began another on this inbox or moved its events.
+  std::uint32_t drains_ = 0;
 };
 
 // Where send() delivers: one inbox of one reactor. Small (16 bytes) and
@@ -207,6 +223,16 @@ Address<E> ReactorNotify::address(ReactorToken token, Inbox<E> Ctx::*member) {
   return Address<E>(&inbox, token);
 }
 
+template <class E, class Arg>
+[[gnu::always_inline]] inline bool ReactorNotify::deliver(Inbox<E>& inbox, std::uint32_t index, std::uint32_t generation, Arg&& event) {
+  if (sent_epoch_[index] == epoch_) return inbox.try_push(std::forward<Arg>(event));  // woken already
+  if (dirty_.size() == dirty_.capacity()) [[unlikely]]
+    grow_wake_list();  // may throw: nothing has changed yet
+  if (!inbox.try_push(std::forward<Arg>(event))) return false;
+  wake_reactor(index, generation);  // does not allocate (unless the event's constructor sent too)
+  return true;
+}
+
 template <class E>
 Delivery ReactorNotify::send(Address<E> to, const std::type_identity_t<E>& event) {
   const std::uint32_t index = to.reactor_.index_;
@@ -215,11 +241,7 @@ Delivery ReactorNotify::send(Address<E> to, const std::type_identity_t<E>& event
   // destroys it at its end, and so does an empty Address (generation 0).
   if (!slab_.live(index, generation)) [[unlikely]]
     return Delivery::gone;
-  make_room_to_wake(index);  // may throw: nothing has changed yet
-  if (!to.inbox_->try_push(event)) [[unlikely]]
-    return Delivery::full;
-  wake_reactor(index, generation);
-  return Delivery::delivered;
+  return deliver(*to.inbox_, index, generation, event) ? Delivery::delivered : Delivery::full;
 }
 
 template <class E>
@@ -228,11 +250,8 @@ Delivery ReactorNotify::send(Address<E> to, std::type_identity_t<E>&& event) {
   const std::uint32_t generation = to.reactor_.generation_;
   if (!slab_.live(index, generation)) [[unlikely]]
     return Delivery::gone;
-  make_room_to_wake(index);
-  if (!to.inbox_->try_push(std::move(event))) [[unlikely]]
-    return Delivery::full;  // `event` was not moved from
-  wake_reactor(index, generation);
-  return Delivery::delivered;
+  // On full, `event` was not moved from.
+  return deliver(*to.inbox_, index, generation, std::move(event)) ? Delivery::delivered : Delivery::full;
 }
 
 template <class Ctx, class E>
@@ -251,10 +270,7 @@ std::size_t ReactorNotify::publish(DataSource src, Inbox<E> Ctx::*member, const 
     Inbox<E>& inbox = context->*member;
     const ReactorToken owner(index, slab_.generation(index));
     inbox.tie(*this, owner);
-    make_room_to_wake(index);
-    if (!inbox.try_push(event)) continue;
-    wake_reactor(index, owner.generation_);
-    ++accepted;
+    if (deliver(inbox, index, owner.generation_, event)) ++accepted;
   }
   return accepted;
 }

@@ -335,6 +335,11 @@ class ReactorNotify {
   ReactorToken insert(std::unique_ptr<internal::ErasedReactor> reactor);
   void check_registry(const Registry& registry, std::string_view name) const;
 
+  // Queues an event in the inbox of the live reactor `index` and, the first
+  // time in a pass, puts the reactor on the wake list; false when the inbox
+  // is full. Defined in rt/mailbox.h.
+  template <class E, class Arg>
+  bool deliver(Inbox<E>& inbox, std::uint32_t index, std::uint32_t generation, Arg&& event);
   // Puts a live reactor on the wake list, once per pass. After
   // make_room_to_wake(index) the append does not allocate.
   void wake_reactor(std::uint32_t index, std::uint32_t generation) {

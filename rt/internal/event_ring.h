@@ -9,15 +9,19 @@
 //   ring.try_emplace_back(order);        // false when full, `order` untouched
 //   Order next = ring.take_front();      // moved out; the slot is empty again
 //
-// Slots [head, head + size) modulo the capacity hold objects; the others
-// hold none.
+// Objects sit at the positions [head, tail) of a stream that only moves
+// forward, position p in slot p modulo the storage size (a power of two);
+// the other slots hold none. Pushing moves tail only and taking moves head
+// only, so a consumer can take in a loop that keeps head in a register while
+// the code it calls pushes.
 #pragma once
 
+#include <bit>
 #include <cassert>
 #include <cstddef>
-#include <cstdint>
 #include <memory>
 #include <new>
+#include <stdexcept>
 #include <type_traits>
 #include <utility>
 
@@ -31,23 +35,30 @@ class EventRing {
  public:
   // Capacity 0: refuses every object and allocates nothing.
   EventRing() noexcept = default;
-  explicit EventRing(std::size_t capacity)
-      : slots_(capacity == 0 ? nullptr : std::allocator<T>().allocate(capacity)), capacity_(capacity) {}
+  // Storage for `capacity` objects, rounded up to a power of two so that a
+  // position becomes a slot with a mask; at most `capacity` are held.
+  explicit EventRing(std::size_t capacity) : capacity_(capacity) {
+    if (capacity == 0) return;
+    if (capacity > kMaxCapacity) throw std::length_error("keel: EventRing capacity too large");
+    const std::size_t slots = std::bit_ceil(capacity);
+    slots_ = std::allocator<T>().allocate(slots);
+    mask_ = slots - 1;
+  }
 
   EventRing(EventRing&& other) noexcept
       : slots_(std::exchange(other.slots_, nullptr)),
+        mask_(std::exchange(other.mask_, 0)),
         capacity_(std::exchange(other.capacity_, 0)),
         head_(std::exchange(other.head_, 0)),
-        size_(std::exchange(other.size_, 0)),
-        taken_(std::exchange(other.taken_, 0)) {}
+        tail_(std::exchange(other.tail_, 0)) {}
   EventRing& operator=(EventRing&& other) noexcept {
     if (this != &other) {
       release();
       slots_ = std::exchange(other.slots_, nullptr);
+      mask_ = std::exchange(other.mask_, 0);
       capacity_ = std::exchange(other.capacity_, 0);
       head_ = std::exchange(other.head_, 0);
-      size_ = std::exchange(other.size_, 0);
-      taken_ = std::exchange(other.taken_, 0);
+      tail_ = std::exchange(other.tail_, 0);
     }
     return *this;
   }
@@ -55,76 +66,72 @@ class EventRing {
   EventRing& operator=(const EventRing&) = delete;
   ~EventRing() { release(); }
 
-  std::size_t size() const noexcept { return size_; }
+  std::size_t size() const noexcept { return tail_ - head_; }
   std::size_t capacity() const noexcept { return capacity_; }
-  bool empty() const noexcept { return size_ == 0; }
-  bool full() const noexcept { return size_ == capacity_; }
-  // Objects taken from the front since construction: with size(), a
-  // position in the stream that a caller can stop at while the ring grows
-  // at the back under it.
-  std::uint64_t taken() const noexcept { return taken_; }
+  bool empty() const noexcept { return tail_ == head_; }
+  bool full() const noexcept { return tail_ - head_ == capacity_; }
 
   // Constructs one object after the last; false (and the arguments are not
   // touched) when the ring is full.
   template <class... Args>
   bool try_emplace_back(Args&&... args) {
-    if (size_ == capacity_) return false;
-    std::size_t back = head_ + size_;
-    if (back >= capacity_) back -= capacity_;
-    // SAFETY: size_ < capacity_, so `back` (head_ + size_ wrapped once; both
-    // are below capacity_) is a slot inside the allocation outside
-    // [head_, head_ + size_), which holds no object. size_ grows only after
-    // the constructor returned, so a throwing constructor leaves nothing
+    if (tail_ - head_ == capacity_) return false;
+    // SAFETY: fewer than capacity_ (<= mask_ + 1) positions in [head_, tail_)
+    // hold objects, so position tail_ maps to a slot inside the allocation
+    // that none of them uses: it holds no object. tail_ grows only after the
+    // constructor returned, so a throwing constructor leaves nothing
     // half-counted and the slot empty.
-    ::new (static_cast<void*>(slots_ + back)) T(std::forward<Args>(args)...);
-    ++size_;
+    ::new (static_cast<void*>(slots_ + (tail_ & mask_))) T(std::forward<Args>(args)...);
+    ++tail_;
     return true;
   }
 
   // Moves the first object out and destroys it in its slot. Not empty. If
   // T's move constructor throws, the object stays first and nothing
-  // changes.
+  // changes. Touches head_ only, never tail_: a push made while the caller
+  // handles the result does not race with this bookkeeping.
   T take_front() {
-    assert(size_ != 0 && "EventRing::take_front on an empty ring");
-    // SAFETY: size_ != 0, so slot head_ holds the first object. It is moved
-    // into the result before anything changes; then destroyed and dropped
-    // from the count in one step that cannot throw, so the slot is empty
-    // exactly when it is outside [head_, head_ + size_).
-    T front(std::move(slots_[head_]));
-    std::destroy_at(slots_ + head_);
+    assert(head_ != tail_ && "EventRing::take_front on an empty ring");
+    T* const slot = slots_ + (head_ & mask_);
+    // SAFETY: the ring is not empty, so position head_ holds the first
+    // object. It is moved into the result before anything changes; then
+    // destroyed and dropped from [head_, tail_) in one step that cannot
+    // throw, so a slot is empty exactly when no position in [head_, tail_)
+    // maps to it.
+    T front(std::move(*slot));
+    std::destroy_at(slot);
     ++head_;
-    if (head_ == capacity_) head_ = 0;
-    --size_;
-    ++taken_;
     return front;
   }
 
  private:
+  // Far below the point where rounding up to a power of two overflows.
+  static constexpr std::size_t kMaxCapacity = std::size_t{1} << (8 * sizeof(std::size_t) - 2);
+
   void release() noexcept {
     if (slots_ == nullptr) return;
     if constexpr (!std::is_trivially_destructible_v<T>) {
-      // SAFETY: exactly the size_ slots from head_ on (wrapping) hold
-      // objects; each is destroyed once, oldest first.
-      std::size_t index = head_;
-      for (std::size_t k = 0; k < size_; ++k) {
-        std::destroy_at(slots_ + index);
-        if (++index == capacity_) index = 0;
-      }
+      // SAFETY: exactly the positions [head_, tail_) hold objects, each in
+      // its own slot; each is destroyed once, oldest first.
+      for (std::size_t position = head_; position != tail_; ++position) std::destroy_at(slots_ + (position & mask_));
     }
-    // SAFETY: slots_ came from allocate(capacity_) of the same allocator,
+    // SAFETY: slots_ came from allocate(mask_ + 1) of the same allocator,
     // and every object in it has just been destroyed.
-    std::allocator<T>().deallocate(slots_, capacity_);
+    std::allocator<T>().deallocate(slots_, mask_ + 1);
     slots_ = nullptr;
+    mask_ = 0;
     capacity_ = 0;
     head_ = 0;
-    size_ = 0;
+    tail_ = 0;
   }
 
   T* slots_ = nullptr;
-  std::size_t capacity_ = 0;
-  std::size_t head_ = 0;  // the first object's slot, when size_ != 0
-  std::size_t size_ = 0;
-  std::uint64_t taken_ = 0;
+  std::size_t mask_ = 0;      // slots - 1
+  std::size_t capacity_ = 0;  // at most this many objects at once
+  // Positions: objects are at [head_, tail_), each in slot position & mask_.
+  // They only grow (2^64 events do not happen).
+  std::size_t head_ = 0;
+  std::size_t tail_ = 0;
 };
 
 }  // namespace keel::internal
