@@ -1,8 +1,8 @@
-// Sanitizer test for pattern 22 (docs/soundness.md): EventRing builds events
-// in raw storage from std::allocator at the back of a ring, moves them out
-// of the front and destroys them in place, wrapping around a buffer that is
-// never grown; keel::Inbox drives it, and keel::Address reaches an inbox
-// inside a reactor's context. Events own heap memory (std::string past the
+// Sanitizer test for patterns 22 and 23 (docs/soundness.md): EventRing
+// builds events in raw storage from std::allocator at the back of a ring,
+// moves them out of the front and destroys them in place, wrapping around a
+// buffer that is never grown; keel::Inbox drives it, and keel::Address
+// reaches an inbox inside a reactor's context. Events own heap memory (std::string past the
 // small-string size) and count their live instances, so a slot constructed
 // twice, destroyed twice, read after destruction or never destroyed, and a
 // send that reaches a destroyed context, show up under ASan/LSan or in the
