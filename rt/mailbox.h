@@ -52,6 +52,49 @@ enum class Delivery : std::uint8_t {
   gone,       // the reactor was removed, or the Address is empty
 };
 
+namespace internal {
+
+// Instantiated for an Inbox<E> whose E is not a plain object type.
+template <class E>
+struct InboxHoldsEventsByValue {
+  static_assert(dependent_false<E>,
+                "keel: an Inbox holds its events by value: the event type (the type in "
+                "'InboxHoldsEventsByValue<E>') must be a non-const object type, not a reference, an array or a "
+                "const type. Send pointers or std::unique_ptr to share or hand over objects.");
+  static constexpr bool ok = false;
+};
+
+// Instantiated for an Inbox<E> whose E cannot be moved.
+template <class E>
+struct InboxEventMustBeMoveConstructible {
+  static_assert(dependent_false<E>,
+                "keel: an Inbox's event type (the type in 'InboxEventMustBeMoveConstructible<E>') must be move "
+                "constructible: drain() moves each event out of the inbox before handing it over.");
+  static constexpr bool ok = false;
+};
+
+// Instantiated for drain(fn) with an fn that cannot take the event.
+template <class E, class Fn>
+struct DrainFunctionMustTakeTheEvent {
+  static_assert(dependent_false<E>,
+                "keel: Inbox<E>::drain(fn) calls fn with each event: fn (the second type in "
+                "'DrainFunctionMustTakeTheEvent<E, Fn>') must take one E, as E&, const E&, E&& or by value.");
+  static constexpr bool ok = false;
+};
+
+template <class E>
+constexpr bool inbox_event_fits() {
+  if constexpr (!std::is_object_v<E> || std::is_const_v<E> || std::is_volatile_v<E> || std::is_array_v<E>) {
+    return InboxHoldsEventsByValue<E>::ok;
+  } else if constexpr (!std::is_move_constructible_v<E>) {
+    return InboxEventMustBeMoveConstructible<E>::ok;
+  } else {
+    return true;
+  }
+}
+
+}  // namespace internal
+
 // A bounded FIFO of events for the reactor whose context holds it. Storage
 // for `capacity` events (rounded up to a power of two) is allocated by the
 // constructor and never grown; at most `capacity` are queued.
@@ -62,12 +105,8 @@ enum class Delivery : std::uint8_t {
 // inbox has capacity 0 and refuses everything. Not copyable.
 template <class E>
 class Inbox {
-  static_assert(std::is_object_v<E> && !std::is_const_v<E> && !std::is_volatile_v<E> && !std::is_array_v<E>,
-                "keel: an Inbox holds its events by value: Inbox<E> takes a non-const object type, not a "
-                "reference, an array or a const type.");
-  static_assert(std::is_move_constructible_v<E>,
-                "keel: an Inbox's event type must be move constructible: drain() moves each event out of the "
-                "inbox before handing it over.");
+  // When false, a static_assert in a helper above has explained why.
+  static constexpr bool kFits = internal::inbox_event_fits<E>();
 
  public:
   // Capacity 0 throws ConfigError naming E. Allocates once (may throw
@@ -107,9 +146,24 @@ class Inbox {
   template <class Fn>
   std::size_t drain(Fn&& fn) {
     constexpr bool by_lvalue = std::is_invocable_v<Fn&, E&>;
-    static_assert(by_lvalue || std::is_invocable_v<Fn&, E&&>,
-                  "keel: Inbox<E>::drain(fn) calls fn with each event: fn must take one E (as E&, const E&, E&& "
-                  "or by value).");
+    if constexpr (!by_lvalue && !std::is_invocable_v<Fn&, E&&>) {
+      return static_cast<std::size_t>(internal::DrainFunctionMustTakeTheEvent<E, std::remove_cvref_t<Fn>>::ok);
+    } else {
+      return drain_with<by_lvalue>(fn);
+    }
+  }
+
+  std::size_t size() const noexcept { return ring_.size(); }
+  bool empty() const noexcept { return ring_.empty(); }
+  std::size_t capacity() const noexcept { return ring_.capacity(); }
+  // Events refused because the inbox was full, since it was constructed.
+  std::uint64_t dropped() const noexcept { return dropped_; }
+
+ private:
+  friend class ReactorNotify;
+
+  template <bool kByLvalue, class Fn>
+  std::size_t drain_with(Fn& fn) {
     std::size_t remaining = ring_.size();
     const std::uint32_t this_drain = ++drains_;
     std::size_t handled = 0;
@@ -118,7 +172,7 @@ class Inbox {
       --remaining;
       ++handled;
       try {
-        if constexpr (by_lvalue) {
+        if constexpr (kByLvalue) {
           static_cast<void>(std::invoke(fn, event));
         } else {
           static_cast<void>(std::invoke(fn, std::move(event)));
@@ -135,15 +189,6 @@ class Inbox {
     }
     return handled;
   }
-
-  std::size_t size() const noexcept { return ring_.size(); }
-  bool empty() const noexcept { return ring_.empty(); }
-  std::size_t capacity() const noexcept { return ring_.capacity(); }
-  // Events refused because the inbox was full, since it was constructed.
-  std::uint64_t dropped() const noexcept { return dropped_; }
-
- private:
-  friend class ReactorNotify;
 
   static std::size_t checked(std::size_t capacity) {
     if (capacity == 0) [[unlikely]] {
@@ -173,7 +218,7 @@ class Inbox {
     owner_ = owner;
   }
 
-  internal::EventRing<E> ring_;
+  internal::EventRing<std::conditional_t<kFits, E, int>> ring_;
   std::uint64_t dropped_ = 0;
   ReactorNotify* notify_ = nullptr;
   ReactorToken owner_{};
