@@ -288,6 +288,21 @@ TEST(Mailbox, AFullInboxRefusesTheNewestEventAndCountsIt) {
   EXPECT_EQ(inbox.dropped(), 2u);
 }
 
+// Storage is rounded up to a power of two; the capacity is not.
+TEST(Mailbox, AnInboxHoldsExactlyItsCapacityWhateverItsStorage) {
+  for (const std::size_t capacity : {1u, 3u, 5u, 8u, 100u}) {
+    keel::World world = make_world();
+    auto& rx = world.resource<keel::ReactorNotify>();
+    const keel::ReactorToken t = spawn_book(world, 1, capacity);
+    const keel::Address<Order> to = rx.address(t, &Book::inbox);
+    std::size_t delivered = 0;
+    while (rx.send(to, Order{static_cast<int>(delivered)}) == Delivery::delivered) ++delivered;
+    EXPECT_EQ(delivered, capacity);
+    EXPECT_EQ(rx.context<Book>(t)->inbox.capacity(), capacity);
+    EXPECT_EQ(rx.context<Book>(t)->inbox.dropped(), 1u);
+  }
+}
+
 // A refused event wakes nothing: the reactor does not run for it.
 TEST(Mailbox, ARefusedEventWakesNothing) {
   keel::World world = make_world();
@@ -599,6 +614,39 @@ TEST(Mailbox, ADrainNestedInADrainHandlesEachEventOnce) {
   });
   EXPECT_EQ(outer, 2u);
   EXPECT_EQ(seen, (std::vector<int>{1, 2, 30, 40, 50}));
+  EXPECT_TRUE(box.empty());
+}
+
+// fn may move the inbox it drains: the events go with it, and the drain
+// stops instead of reading storage it no longer owns.
+TEST(Mailbox, MovingTheInboxFromInsideItsDrainStopsTheDrain) {
+  keel::World world = make_world();
+  auto& rx = world.resource<keel::ReactorNotify>();
+  const keel::ReactorToken t = spawn_book(world, 1);
+  const keel::Address<Order> to = rx.address(t, &Book::inbox);
+  for (int id = 1; id <= 4; ++id) ASSERT_EQ(rx.send(to, Order{id}), Delivery::delivered);
+  keel::Inbox<Order>& box = rx.context<Book>(t)->inbox;
+  std::optional<keel::Inbox<Order>> taken;
+  std::vector<int> seen;
+  EXPECT_EQ(box.drain([&](Order& o) {
+    seen.push_back(o.id);
+    if (o.id == 2) taken.emplace(std::move(box));
+  }),
+            2u);
+  EXPECT_EQ(seen, (std::vector<int>{1, 2}));
+  ASSERT_TRUE(taken.has_value());
+  EXPECT_EQ(taken->size(), 2u);
+  EXPECT_EQ(taken->drain([&](Order& o) { seen.push_back(o.id); }), 2u);
+  EXPECT_EQ(seen, (std::vector<int>{1, 2, 3, 4}));
+  // Assigning over the inbox being drained stops that drain too.
+  box = keel::Inbox<Order>(4);
+  for (int id = 5; id <= 7; ++id) ASSERT_EQ(rx.send(to, Order{id}), Delivery::delivered);
+  EXPECT_EQ(box.drain([&](Order& o) {
+    seen.push_back(o.id);
+    box = keel::Inbox<Order>(4);
+  }),
+            1u);
+  EXPECT_EQ(seen.back(), 5);
   EXPECT_TRUE(box.empty());
 }
 
