@@ -1,7 +1,8 @@
 // Reactors: one reactor per strategy, each subscribed to the instruments it
 // trades. Quotes mark their instrument's data source; each reactor pass then
 // runs every woken strategy once. Instruments and strategies come and go
-// while the program runs.
+// while the program runs. Last, a book per instrument takes orders through a
+// typed mailbox (rt/mailbox.h).
 //
 //   bazel run //examples:reactors
 //
@@ -16,6 +17,7 @@
 #include <vector>
 
 #include "rt/handler.h"
+#include "rt/mailbox.h"
 #include "rt/reactor.h"
 
 struct Quote {
@@ -87,6 +89,33 @@ void alert_once(Alert& a, keel::Res<Prices> prices, keel::ResMut<keel::ReactorNo
   if (it == prices->last.end() || it->second <= a.above) return;
   std::cout << "  alert: " << a.symbol << " at " << it->second << ", above " << a.above << "; removing itself\n";
   rx->remove(a.self);  // allowed inside a pass, itself included: destroyed when the pass ends
+}
+
+// An order for one instrument's book: a signed quantity (buy > 0, sell < 0).
+struct Order {
+  std::int64_t qty = 0;
+};
+// A reactor's context owns its inbox: a bounded FIFO whose storage is
+// allocated once, here.
+struct Book {
+  std::string symbol;
+  keel::Inbox<Order> inbox{4};
+  std::int64_t position = 0;
+};
+// An ordinary reactor function: it drains every order sent before the pass,
+// in arrival order.
+void on_orders(Book& book, keel::ResMut<RunLog> log) {
+  const std::size_t n = book.inbox.drain([&](Order& o) { book.position += o.qty; });
+  log->ran.push_back(book.symbol + " book (" + std::to_string(n) + " orders, position " +
+                     std::to_string(book.position) + ")");
+}
+// Subscribed beside the books, without an inbox: publish() wakes it too.
+struct Audit {
+  int wakes = 0;
+};
+void audit(Audit& a, keel::ResMut<RunLog> log) {
+  ++a.wakes;
+  log->ran.push_back("audit");
 }
 
 int main() {
@@ -161,4 +190,46 @@ int main() {
   std::cout << "hedger hedged " << rx.context<Hedge>(hedger)->hedges << " times; alert "
             << (rx.contains(alert) ? "still there" : "gone") << "; " << rx.reactor_count() << " reactors, "
             << rx.source_count() << " sources\n";
+
+  // 6. Mailboxes: orders sent to one book, then published to every book.
+  auto pass = [&] {
+    const std::size_t ran = world.dispatch_reactors();
+    std::cout << "  pass:";
+    for (const std::string& name : world.resource<RunLog>().ran) std::cout << " " << name;
+    std::cout << " (" << ran << " ran)\n";
+    world.resource<RunLog>().ran.clear();
+  };
+  const keel::ReactorToken btc_book = rx.spawn(Book{.symbol = "BTC"}, world.registry(), on_orders).token();
+  const keel::ReactorToken eth_book = rx.spawn(Book{.symbol = "ETH"}, world.registry(), on_orders).token();
+  const keel::Address<Order> to_btc = rx.address(btc_book, &Book::inbox);  // cold: a typed lookup, once
+  std::size_t delivered = 0;
+  std::size_t refused = 0;
+  for (std::int64_t qty : {5, -2, 3, 1, 4}) {
+    switch (rx.send(to_btc, Order{.qty = qty})) {  // O(1); wakes the book for the next pass
+      case keel::Delivery::delivered:
+        ++delivered;
+        break;
+      case keel::Delivery::full:  // the inbox holds 4: the fifth order is refused, not queued
+        ++refused;
+        break;
+      case keel::Delivery::gone:  // the book was removed
+        break;
+    }
+  }
+  std::cout << "6. sent 5 orders to the BTC book: " << delivered << " delivered, " << refused
+            << " refused (inbox full, dropped() = " << rx.context<Book>(btc_book)->inbox.dropped() << ")\n";
+  pass();
+
+  const keel::DataSource desk = rx.register_source();  // every book, and an auditor without an inbox
+  rx.subscribe(btc_book, desk);
+  rx.subscribe(eth_book, desk);
+  rx.spawn(Audit{}, world.registry(), audit).subscribe(desk);
+  const std::size_t took = rx.publish(desk, &Book::inbox, Order{.qty = 1});  // a copy to each Book; marks desk
+  std::cout << "6. published one order to the desk: " << took << " books took it\n";
+  pass();
+
+  const keel::Address<Order> to_eth = rx.address(eth_book, &Book::inbox);
+  rx.remove(eth_book);  // its queued orders, if any, are destroyed with it
+  const bool gone = rx.send(to_eth, Order{.qty = 1}) == keel::Delivery::gone;
+  std::cout << "6. the ETH book was removed; a send to it is " << (gone ? "gone" : "delivered") << "\n";
 }

@@ -60,9 +60,38 @@ void ReactorNotify::check_registry(const Registry& registry, std::string_view na
 ReactorToken ReactorNotify::insert(std::unique_ptr<internal::ErasedReactor> reactor) {
   // Grow the per-reactor lists first: if that throws, nothing has changed.
   if (reactor_sources_.size() <= slab_.capacity()) reactor_sources_.resize(slab_.capacity() + 1);
+  if (sent_epoch_.size() <= slab_.capacity()) sent_epoch_.resize(slab_.capacity() + 1);
   const std::uint32_t index = slab_.insert(std::move(reactor));
   reactor_sources_[index].clear();
+  // A reactor removed from this slot may be on the wake list (with its own
+  // generation, so it will not run); this one is not, whatever the stamp.
+  sent_epoch_[index] = 0;
   return ReactorToken(index, slab_.generation(index));
+}
+
+void ReactorNotify::grow_wake_list() { dirty_.reserve(std::max<std::size_t>(16, 2 * dirty_.capacity())); }
+
+void ReactorNotify::wake_after_failed_drain(ReactorToken token) noexcept {
+  if (!contains(token)) return;
+  try {
+    make_room_to_wake(token.index_);
+    wake_reactor(token.index_, token.generation_);
+  } catch (...) {
+    // Out of memory: the events wait for the reactor's next wake.
+  }
+}
+
+void ReactorNotify::throw_not_the_context(std::string_view context, ReactorToken token) {
+  std::string message = "keel: address() asked reactor '";
+  message += name(token);
+  message += "' for an inbox in a ";
+  message += context;
+  message += ", but that is not the reactor's context type; name a member of the context it was spawned with";
+  throw ConfigError(message);
+}
+
+void ReactorNotify::throw_null_member() {
+  throw ConfigError("keel: address() or publish() was given a null pointer to an inbox member");
 }
 
 bool ReactorNotify::subscribe(ReactorToken token, DataSource src) {
@@ -104,9 +133,14 @@ void ReactorNotify::collect_many() {
   for (const ReactorToken token : carried_) {
     if (contains(token) && slab_.wake(token.index_, pass_number_)) queue_.push_back(token.index_);
   }
-  for (const DataSource src : dirty_) {
-    if (!contains(src)) continue;  // removed after it was marked
-    for (const std::uint32_t reactor : sources_[src.index_].subscribers) {
+  for (const Wake& wake : dirty_) {
+    if (wake.kind == Wake::kReactor) {
+      // Removed after the send: not run (its generation no longer matches).
+      if (slab_.live(wake.index, wake.generation) && slab_.wake(wake.index, pass_number_)) queue_.push_back(wake.index);
+      continue;
+    }
+    if (!sources_.current(wake.index, wake.generation)) continue;  // removed after it was marked
+    for (const std::uint32_t reactor : sources_[wake.index].subscribers) {
       if (slab_.wake(reactor, pass_number_)) queue_.push_back(reactor);
     }
   }
@@ -120,11 +154,14 @@ std::size_t ReactorNotify::dispatch(World& world) {
   // is walked while user code can change it.
   queue_.clear();
   if (dirty_.size() == 1 && carried_.empty()) [[likely]] {
-    // One source: its subscriber list has no duplicates, so no stamping. A
-    // copy, because the reactors about to run may change that list.
-    const DataSource src = dirty_.front();
-    if (contains(src)) {
-      const auto& subscribers = sources_[src.index_].subscribers;
+    // One reactor sent to, or one source: a subscriber list has no
+    // duplicates, so no stamping. A copy, because the reactors about to run
+    // may change that list.
+    const Wake wake = dirty_.front();
+    if (wake.kind == Wake::kReactor) {
+      if (slab_.live(wake.index, wake.generation)) queue_.push_back(wake.index);  // may throw: the send is kept
+    } else if (sources_.current(wake.index, wake.generation)) {
+      const auto& subscribers = sources_[wake.index].subscribers;
       if (subscribers.size() <= 4) {  // a short list: cheaper than memmove
         queue_.reserve(subscribers.size());  // may throw: the mark is kept
         for (const std::uint32_t reactor : subscribers) queue_.push_back(reactor);
@@ -143,14 +180,14 @@ std::size_t ReactorNotify::dispatch(World& world) {
       throw;
     }
   }
-  // The marks made so far are consumed; marks made from now on (by the
-  // reactors about to run) start a new dirty list, for the next pass.
+  // The marks and sends made so far are consumed; those made from now on (by
+  // the reactors about to run) start a new wake list, for the next pass.
   dirty_.clear();
   ++epoch_;
 
   slab_.begin_pass();
-  // Nothing a reactor can call touches queue_ (spawn, mark, subscribe and
-  // remove do not; a nested dispatch throws first), so its bounds stay in
+  // Nothing a reactor can call touches queue_ (spawn, mark, send, publish,
+  // subscribe and remove do not; a nested dispatch throws first), so its bounds stay in
   // registers across the calls.
   const std::uint32_t* const queue = queue_.data();
   const std::size_t size = queue_.size();

@@ -16,15 +16,20 @@
 //   rx.remove(t);                  // also from inside a reactor: applied after the pass
 //
 // Use reactors when who-depends-on-what changes while the program runs; for
-// a fixed graph use a pipeline, a DAG or the scheduler, which cost less.
+// a fixed graph use a pipeline, a DAG or the scheduler, which cost less. To
+// hand events to one reactor (not just wake it), give its context a
+// keel::Inbox<E> and send through rt/mailbox.h.
 //
 // Implementation overview: ReactorNotify owns the subscription graph (per
 // source, the indices of its subscribers; per reactor, its sources) and an
 // internal::ReactorSlab that stores the erased reactors. mark() appends the
-// source to a dirty list once per pass. A pass first collects the woken
-// reactors into a run queue (stamping each with the pass number, so it is
-// queued once) and clears the dirty list, so marks made while the queue runs
-// wait for the next pass; only then does it run the queue. No subscriber
+// source to a wake list once per pass; a send to a reactor's inbox
+// (rt/mailbox.h) appends the reactor itself, once per pass, to the same
+// list, so marks and sends wake in the order they were made. A pass first
+// collects the woken reactors into a run queue (stamping each with the pass
+// number, so it is queued once) and clears the wake list, so marks and
+// sends made while the queue runs wait for the next pass; only then does it
+// run the queue. No subscriber
 // list is walked while user code runs, so reactors may subscribe,
 // unsubscribe, spawn and remove freely. See rt/internal/reactor_slab.h for
 // the storage.
@@ -57,6 +62,13 @@
 namespace keel {
 
 class ReactorNotify;
+// The mailbox (rt/mailbox.h): ReactorNotify::address(), send() and publish()
+// are declared below and defined there.
+template <class E>
+class Inbox;
+template <class E>
+class Address;
+enum class [[nodiscard]] Delivery : std::uint8_t;
 
 namespace internal {
 struct DataSourceTag {
@@ -169,7 +181,7 @@ class ReactorNotify {
   bool contains(DataSource src) const noexcept { return sources_.current(src.index_, src.generation_); }
 
   // Wakes the subscribers of `src` in the next pass. O(1) amortized: the
-  // first mark of a source in a pass appends it to the dirty list, later ones
+  // first mark of a source in a pass appends it to the wake list, later ones
   // only compare a stamp. A removed or unknown source is a no-op. Marks made
   // while a pass runs (by reactors) wake reactors in the NEXT pass, so a
   // reactor that marks its own source does not loop inside one pass.
@@ -177,8 +189,8 @@ class ReactorNotify {
     if (src.index_ >= sources_.size()) return;
     SourceSlot& slot = sources_[src.index_];
     if (slot.generation != src.generation_ || slot.marked_epoch == epoch_) return;
+    dirty_.push_back(Wake{src.index_, src.generation_, Wake::kSource});  // may throw: not stamped yet
     slot.marked_epoch = epoch_;
-    dirty_.push_back(src);
   }
 
   // --- reactors --------------------------------------------------------------
@@ -238,19 +250,55 @@ class ReactorNotify {
     return contains(token) ? slab_.get(token.index_)->name() : std::string_view{};
   }
 
+  // --- mailboxes (defined in rt/mailbox.h) ----------------------------------
+
+  // The address of the inbox `member` in the reactor's context, for send().
+  // Cold path: a virtual call to check the context type; do it once and
+  // keep the Address. A stale token gives an empty Address; a live reactor
+  // whose context is not a Ctx throws ConfigError naming Ctx and the
+  // reactor.
+  template <class Ctx, class E>
+  Address<E> address(ReactorToken token, Inbox<E> Ctx::*member);
+
+  // Queues `event` in the addressed inbox and wakes its reactor for the next
+  // pass (also when it subscribes to nothing, also from inside a pass, the
+  // reactor itself included). Hot path: O(1), no allocation in steady state.
+  //   delivered: queued; the reactor runs in the next pass.
+  //   full:      the inbox is at capacity: refused, counted in its dropped();
+  //              nothing is woken.
+  //   gone:      the reactor was removed (also during the running pass), or
+  //              the Address is empty.
+  // The event is copied (const&) or moved (&&) only when it is delivered: on
+  // full or gone an rvalue is left as it was, so the caller still has it.
+  template <class E>
+  [[nodiscard]] Delivery send(Address<E> to, const std::type_identity_t<E>& event);
+  template <class E>
+  [[nodiscard]] Delivery send(Address<E> to, std::type_identity_t<E>&& event);
+
+  // A copy of `event` to the inbox `member` of every subscriber of `src`
+  // whose context is a Ctx, in subscription order; marks `src`, so the
+  // other subscribers wake too, as with mark(). Each reactor that took a
+  // copy is also woken itself, so it runs in the next pass even if it
+  // unsubscribes before then. Returns how many took a copy (full inboxes
+  // refuse theirs). A removed or unknown source: 0, nothing marked. A virtual
+  // call per subscriber; no allocation in steady state.
+  template <class Ctx, class E>
+  std::size_t publish(DataSource src, Inbox<E> Ctx::*member, const std::type_identity_t<E>& event);
+
   // --- passes ----------------------------------------------------------------
 
-  // Runs one pass: each reactor woken by the marks made before the call runs
-  // exactly once, in the order it was first woken (sources in the order of
-  // their first mark, each source's subscribers in subscription order).
+  // Runs one pass: each reactor woken by the marks and sends made before the
+  // call runs exactly once, in the order it was first woken (marks and sends
+  // in the order they were made, each marked source's subscribers in
+  // subscription order).
   // Returns how many ran. World::dispatch_reactors() calls this. If a
   // reactor throws, the exception propagates; removals made so far are
   // applied, and the woken reactors that had not run yet run first in the
   // next pass. Calling it from inside a reactor throws ConfigError.
   std::size_t dispatch(World& world);
 
-  // True when marks (or reactors carried over from a pass that threw) wait
-  // for the next pass. `while (rx.pending()) world.dispatch_reactors();`
+  // True when marks or sends (or reactors carried over from a pass that
+  // threw) wait for the next pass. `while (rx.pending()) world.dispatch_reactors();`
   // runs passes until quiet (forever if reactors keep re-marking).
   bool pending() const noexcept { return !dirty_.empty() || !carried_.empty(); }
   // True while a pass runs.
@@ -264,6 +312,17 @@ class ReactorNotify {
   }
 
  private:
+  template <class E>
+  friend class Inbox;
+
+  // An entry of the wake list: a marked source, or a reactor sent to.
+  struct Wake {
+    enum Kind : std::uint8_t { kSource, kReactor };
+    std::uint32_t index;
+    std::uint32_t generation;
+    Kind kind;
+  };
+
   struct SourceSlot {
     absl::InlinedVector<std::uint32_t, 4> subscribers;  // reactor indices, in subscription order, no duplicates
     std::uint64_t marked_epoch = 0;
@@ -275,6 +334,32 @@ class ReactorNotify {
 
   ReactorToken insert(std::unique_ptr<internal::ErasedReactor> reactor);
   void check_registry(const Registry& registry, std::string_view name) const;
+
+  // Queues an event in the inbox of the live reactor `index` and, the first
+  // time in a pass, puts the reactor on the wake list; false when the inbox
+  // is full. Defined in rt/mailbox.h.
+  template <class E, class Arg>
+  bool deliver(Inbox<E>& inbox, std::uint32_t index, std::uint32_t generation, Arg&& event);
+  // Puts a live reactor on the wake list, once per pass. After
+  // make_room_to_wake(index) the append does not allocate.
+  void wake_reactor(std::uint32_t index, std::uint32_t generation) {
+    if (sent_epoch_[index] == epoch_) return;
+    sent_epoch_[index] = epoch_;
+    dirty_.push_back(Wake{index, generation, Wake::kReactor});
+  }
+  // Makes sure wake_reactor(index, ...) will not allocate. May throw; then
+  // nothing has changed.
+  void make_room_to_wake(std::uint32_t index) {
+    if (sent_epoch_[index] != epoch_ && dirty_.size() == dirty_.capacity()) [[unlikely]]
+      grow_wake_list();
+  }
+  void grow_wake_list();
+  // After a drain() whose function threw left events queued: wakes the
+  // reactor for the next pass, so they do not wait for another send.
+  void wake_after_failed_drain(ReactorToken token) noexcept;
+  [[noreturn, gnu::cold]] void throw_not_the_context(std::string_view context, ReactorToken token);
+  [[noreturn, gnu::cold]] static void throw_null_member();
+
   void collect_many();
   void finish_pass(std::size_t next) noexcept;
   [[noreturn, gnu::cold]] static void throw_nested_dispatch();
@@ -285,10 +370,12 @@ class ReactorNotify {
   std::vector<absl::InlinedVector<std::uint32_t, 4>> reactor_sources_;
   internal::GenerationalSlots<SourceSlot> sources_;
   std::size_t source_count_ = 0;
-  std::vector<DataSource> dirty_;      // marked since the last pass collected its queue
+  // Per reactor index: the epoch_ in which it was last put on the wake list.
+  std::vector<std::uint64_t> sent_epoch_;
+  std::vector<Wake> dirty_;            // marked or sent to since the last pass collected its queue
   std::vector<std::uint32_t> queue_;   // the running pass's woken reactors, in run order
   std::vector<ReactorToken> carried_;  // woken but not run when a reactor threw
-  std::uint64_t epoch_ = 1;            // mark stamp: a source is dirty iff marked_epoch == epoch_
+  std::uint64_t epoch_ = 1;            // wake stamp: a source (reactor) is listed iff marked_epoch (sent_epoch_) == epoch_
   std::uint64_t pass_number_ = 0;      // wake stamp, see ReactorSlab::wake
 };
 

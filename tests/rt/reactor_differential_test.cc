@@ -1,15 +1,19 @@
-// Seeded differential test of keel::ReactorNotify against a reference model
-// of what docs/reactors.md promises: sources with ordered subscriber lists,
-// a list of the sources marked since the last pass started, and passes that
-// run each woken reactor once, in first-woken order (carried-over reactors
-// of a pass that threw first). Each seed makes random source registrations
-// and removals, spawns, subscriptions, unsubscriptions, removals, marks and
+// Seeded differential test of keel::ReactorNotify and its mailboxes
+// (rt/mailbox.h) against a reference model of what docs/reactors.md
+// promises: sources with ordered subscriber lists, per reactor a bounded
+// FIFO inbox, a list of the sources marked and reactors sent to since the
+// last pass started, and passes that run each woken reactor once, in
+// first-woken order (carried-over reactors of a pass that threw first).
+// Each seed makes random source registrations and removals, spawns,
+// subscriptions, unsubscriptions, removals, marks, sends, publishes and
 // passes. Inside running reactors it does the same (itself included as the
-// one removed), queries, nested dispatches and throws; reactor contexts'
-// destructors remove reactors, mark sources and spawn reactors. Every result, every run
-// (which reactor, in which order, with its context and Local state) and
-// every context destruction is checked against the model when it happens,
-// and a mismatch names the seed and the step.
+// one removed or sent to, also while draining), queries, nested dispatches
+// and throws (also from inside a drain); reactor contexts' destructors
+// remove reactors, mark sources, send and spawn reactors. Every result,
+// every run (which reactor, in which order, with its context and Local
+// state), every drained event and every context destruction is checked
+// against the model when it happens, and a mismatch names the seed and the
+// step.
 //
 // kDefaultSeeds seeds run in `bazel test //...`; for more, or one alone
 // (tests/rt/differential.h):
@@ -20,6 +24,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -27,6 +32,7 @@
 #include <vector>
 
 #include "rt/error.h"
+#include "rt/mailbox.h"
 #include "rt/param.h"
 #include "rt/reactor.h"
 #include "rt/world.h"
@@ -35,12 +41,14 @@
 namespace {
 
 using keel::DataSource;
+using keel::Delivery;
 using keel::ReactorNotify;
 using keel::ReactorToken;
 using keel_test::Differential;
 
 constexpr std::uint64_t kDefaultSeeds = 250;
 constexpr int kSteps = 80;
+constexpr std::size_t kInboxCapacity = 3;
 
 // --- the model ---------------------------------------------------------------------------
 
@@ -51,6 +59,8 @@ class Model {
     State state = State::kLive;
     std::vector<int> sources;  // subscription order
     int runs = 0;
+    std::deque<int> inbox;  // kept until the context is destroyed
+    std::uint64_t dropped = 0;
   };
   struct Source {
     bool alive = true;
@@ -75,8 +85,53 @@ class Model {
   bool contains_source(int s) const { return s >= 0 && sources_[static_cast<std::size_t>(s)].alive; }
 
   void mark(int s) {
-    if (!contains_source(s) || std::find(dirty_.begin(), dirty_.end(), s) != dirty_.end()) return;
-    dirty_.push_back(s);
+    if (!contains_source(s) || listed(Wake{false, s})) return;
+    dirty_.push_back(Wake{false, s});
+  }
+  // Puts a live reactor on the wake list, once.
+  void wake(int r) {
+    if (!contains(r) || listed(Wake{true, r})) return;
+    dirty_.push_back(Wake{true, r});
+  }
+
+  Delivery send(int r, int value) {
+    if (!contains(r)) return Delivery::gone;
+    Reactor& x = react(r);
+    if (x.inbox.size() == kInboxCapacity) {
+      ++x.dropped;
+      return Delivery::full;
+    }
+    x.inbox.push_back(value);
+    wake(r);
+    return Delivery::delivered;
+  }
+  std::size_t publish(int s, int value) {
+    if (!contains_source(s)) return 0;
+    mark(s);
+    std::size_t accepted = 0;
+    for (const int r : src(s).subscribers) {
+      Reactor& x = react(r);
+      if (x.inbox.size() == kInboxCapacity) {
+        ++x.dropped;
+        continue;
+      }
+      x.inbox.push_back(value);
+      wake(r);
+      ++accepted;
+    }
+    return accepted;
+  }
+  // The event a drain of reactor r takes next.
+  std::optional<int> take_front(int r) {
+    std::deque<int>& inbox = react(r).inbox;
+    if (inbox.empty()) return std::nullopt;
+    const int value = inbox.front();
+    inbox.pop_front();
+    return value;
+  }
+  // A drain of reactor r threw: the rest of its inbox wakes it for the next pass.
+  void failed_drain(int r) {
+    if (!react(r).inbox.empty()) wake(r);
   }
 
   int spawn() {
@@ -141,9 +196,13 @@ class Model {
     };
     for (const int r : carried_)
       if (contains(r)) wake(r);
-    for (const int s : dirty_)
-      if (contains_source(s))
-        for (const int r : src(s).subscribers) wake(r);
+    for (const Wake& w : dirty_) {
+      if (w.reactor) {
+        if (contains(w.id)) wake(w.id);
+      } else if (contains_source(w.id)) {
+        for (const int r : src(w.id).subscribers) wake(r);
+      }
+    }
     carried_.clear();
     dirty_.clear();
     in_pass_ = true;
@@ -183,13 +242,21 @@ class Model {
   std::vector<int>& doomed() { return doomed_; }
 
  private:
+  // An entry of the wake list: a marked source or a reactor sent to.
+  struct Wake {
+    bool reactor;
+    int id;
+    friend bool operator==(const Wake&, const Wake&) = default;
+  };
+  bool listed(const Wake& w) const { return std::find(dirty_.begin(), dirty_.end(), w) != dirty_.end(); }
+
   Reactor& react(int r) { return reactors_[static_cast<std::size_t>(r)]; }
   Source& src(int s) { return sources_[static_cast<std::size_t>(s)]; }
   const Source& src(int s) const { return sources_[static_cast<std::size_t>(s)]; }
 
   std::vector<Reactor> reactors_;
   std::vector<Source> sources_;
-  std::vector<int> dirty_;
+  std::vector<Wake> dirty_;
   std::vector<int> carried_;
   std::vector<int> queue_;
   std::size_t next_ = 0;
@@ -211,14 +278,19 @@ class Harness;
 // after the moves into the reactor) is reported to the harness.
 class Probe {
  public:
-  Probe(Harness& harness, int id) noexcept : harness_(&harness), id_(id) {}
-  Probe(Probe&& other) noexcept : runs(other.runs), harness_(std::exchange(other.harness_, nullptr)), id_(other.id_) {}
+  Probe(Harness& harness, int id) : harness_(&harness), id_(id) {}
+  Probe(Probe&& other) noexcept
+      : runs(other.runs),
+        inbox(std::move(other.inbox)),
+        harness_(std::exchange(other.harness_, nullptr)),
+        id_(other.id_) {}
   Probe& operator=(Probe&&) = delete;
   ~Probe();
   Harness& harness() const noexcept { return *harness_; }
   int id() const noexcept { return id_; }
 
   int runs = 0;  // counted by the reactor, in place
+  keel::Inbox<int> inbox{kInboxCapacity};
 
  private:
   Harness* harness_;
@@ -229,8 +301,8 @@ void react(Probe& probe, keel::ResMut<ReactorNotify> rx, keel::Local<int> runs);
 
 // What a context's destructor does, chosen at spawn.
 struct OnDestroy {
-  enum Kind { kNothing, kRemove, kMark, kSpawn } kind = kNothing;
-  int target = -1;  // a reactor (kRemove) or a source (kMark)
+  enum Kind { kNothing, kRemove, kMark, kSpawn, kSend } kind = kNothing;
+  int target = -1;  // a reactor (kRemove, kSend) or a source (kMark)
 };
 
 class Harness {
@@ -283,6 +355,7 @@ class Harness {
     d_.expect_eq(++probe.runs, model_.reactor(id).runs, "reactor ", id, "'s context's run count");
     d_.expect_eq(local_runs, model_.reactor(id).runs, "reactor ", id, "'s Local<int> run count");
     running_ = id;
+    drain(probe, id);
     for (std::uint64_t n = rng_.below(4); n > 0 && !d_.failed(); --n) act_inside();
     running_ = -1;
     if (d_.failed()) return;
@@ -290,6 +363,28 @@ class Harness {
       model_.threw();
       throw ReactorFailure();
     }
+  }
+
+  // Drains the running reactor's inbox, checking each event against the
+  // model; between events it acts (sending to itself among others), and now
+  // and then its function throws, which ends the run.
+  void drain(Probe& probe, int id) {
+    const std::size_t queued = model_.reactor(id).inbox.size();
+    const std::uint64_t throw_at = queued > 0 && rng_.percent(5) ? rng_.below(queued) : queued;
+    std::uint64_t k = 0;
+    const std::size_t drained = probe.inbox.drain([&](int value) {
+      if (d_.failed()) return;
+      d_.expect_eq(std::optional<int>(value), model_.take_front(id), "the event reactor ", id, " drains");
+      if (k++ == throw_at) {
+        model_.failed_drain(id);
+        model_.threw();
+        running_ = -1;
+        throw ReactorFailure();
+      }
+      if (rng_.percent(30)) act_inside();
+    });
+    if (d_.failed()) return;
+    d_.expect_eq(drained, queued, "events drained by reactor ", id);
   }
 
   void destroyed(int id) noexcept {
@@ -307,6 +402,7 @@ class Harness {
       if (action.kind == OnDestroy::kRemove) rx_->remove(reactors_[static_cast<std::size_t>(action.target)]);
       if (action.kind == OnDestroy::kMark) rx_->mark(sources_[static_cast<std::size_t>(action.target)]);
       if (action.kind == OnDestroy::kSpawn) spawn_unmodelled();
+      if (action.kind == OnDestroy::kSend) static_cast<void>(rx_->send(address(action.target), -1));
       return;
     }
     if (d_.failed()) return;
@@ -333,6 +429,7 @@ class Harness {
     if (action.kind == OnDestroy::kRemove) remove(action.target);
     if (action.kind == OnDestroy::kMark) mark(action.target);
     if (action.kind == OnDestroy::kSpawn) spawn(/*may_act_on_destroy=*/false);
+    if (action.kind == OnDestroy::kSend) send(action.target);
   }
 
   // --- operations, on the model first and then on ReactorNotify ------------------------------
@@ -367,16 +464,20 @@ class Harness {
       register_source();
     } else if (r < 9) {
       remove_source(pick_source());
-    } else if (r < 29) {
+    } else if (r < 27) {
       spawn();
-    } else if (r < 43) {
+    } else if (r < 39) {
       subscribe(pick_reactor(), pick_source());
-    } else if (r < 49) {
+    } else if (r < 45) {
       unsubscribe(pick_reactor(), pick_source());
-    } else if (r < 56) {
+    } else if (r < 52) {
       remove(pick_reactor());
-    } else if (r < 90) {
+    } else if (r < 74) {
       for (std::uint64_t n = rng_.below(6) + 1; n > 0; --n) mark(pick_source());
+    } else if (r < 88) {
+      for (std::uint64_t n = rng_.below(4) + 1; n > 0; --n) send(running_ >= 0 && rng_.percent(30) ? running_ : pick_reactor());
+    } else if (r < 93) {
+      publish(pick_source());
     } else {
       check_queries();
     }
@@ -410,20 +511,33 @@ class Harness {
     model_.mark(s);
     rx_->mark(source(s));
   }
+  void send(int r) {
+    const int value = next_value_++;
+    const Delivery expected = model_.send(r, value);
+    d_.expect_eq(rx_->send(address(r), value), expected, "send(reactor ", r, ", ", value, ")");
+  }
+  void publish(int s) {
+    const int value = next_value_++;
+    const std::size_t expected = model_.publish(s, value);
+    d_.expect_eq(rx_->publish(source(s), &Probe::inbox, value), expected, "publish(source ", s, ", ", value, ")");
+  }
 
   void spawn(bool may_act_on_destroy = true) {
     const int id = model_.spawn();
     OnDestroy action;
     if (may_act_on_destroy && rng_.percent(30)) {
-      const std::uint64_t kind = rng_.below(3);
-      action = kind == 0   ? OnDestroy{OnDestroy::kRemove, static_cast<int>(rng_.below(model_.reactor_ids()))}
+      const std::uint64_t kind = rng_.below(4);
+      const int any_reactor = static_cast<int>(rng_.below(model_.reactor_ids()));
+      action = kind == 0   ? OnDestroy{OnDestroy::kRemove, any_reactor}
                : kind == 1 ? OnDestroy{OnDestroy::kMark, pick_source()}
-                           : OnDestroy{OnDestroy::kSpawn};
+               : kind == 2 ? OnDestroy{OnDestroy::kSpawn}
+                           : OnDestroy{OnDestroy::kSend, any_reactor};
       if (action.kind == OnDestroy::kMark && action.target < 0) action = OnDestroy{};
     }
     on_destroy_.push_back(action);
     destroyed_.push_back(0);
     reactors_.push_back(rx_->spawn(Probe(*this, id), *registry_, react));
+    addresses_.push_back(rx_->address(reactors_.back(), &Probe::inbox));
     for (std::uint64_t n = rng_.below(5); n > 0; --n) subscribe(id, pick_source());
   }
   // A reactor spawned while the World is torn down: only its destruction counts.
@@ -432,6 +546,7 @@ class Harness {
     on_destroy_.push_back(OnDestroy{});
     destroyed_.push_back(0);
     reactors_.push_back(rx_->spawn(Probe(*this, id), *registry_, react));
+    addresses_.push_back(rx_->address(reactors_.back(), &Probe::inbox));
   }
   void subscribe(int r, int s) {
     const bool expected = model_.subscribe(r, s);
@@ -456,7 +571,15 @@ class Harness {
       d_.expect_eq(rx_->contains(reactor(r)), live, "contains(reactor ", r, ")");
       const Probe* probe = rx_->context<Probe>(reactor(r));
       d_.expect_eq(probe != nullptr, live, "context(reactor ", r, ") is non-null");
-      if (probe != nullptr) d_.expect_eq(probe->id(), r, "the id in reactor ", r, "'s context");
+      if (probe != nullptr) {
+        d_.expect_eq(probe->id(), r, "the id in reactor ", r, "'s context");
+        const Model::Reactor& modelled = model_.reactor(r);
+        d_.expect_eq(probe->inbox.size(), modelled.inbox.size(), "reactor ", r, "'s inbox size()");
+        d_.expect_eq(probe->inbox.dropped(), modelled.dropped, "reactor ", r, "'s inbox dropped()");
+      }
+      const keel::Address<int> to = rx_->address(reactor(r), &Probe::inbox);
+      d_.expect_eq(static_cast<bool>(to), live, "address(reactor ", r, ") is non-empty");
+      if (to) d_.expect(to == address(r), "address(reactor ", r, ") is the one taken at spawn");
       d_.expect(rx_->context<int>(reactor(r)) == nullptr, "context<int>(reactor ", r, ") is null");
       d_.expect_eq(rx_->name(reactor(r)).empty(), !live, "name(reactor ", r, ") is empty");
       const int s = pick_source();
@@ -475,6 +598,9 @@ class Harness {
   }
   ReactorToken reactor(int r) const { return r < 0 ? ReactorToken{} : reactors_[static_cast<std::size_t>(r)]; }
   DataSource source(int s) const { return s < 0 ? DataSource{} : sources_[static_cast<std::size_t>(s)]; }
+  keel::Address<int> address(int r) const {
+    return r < 0 ? keel::Address<int>{} : addresses_[static_cast<std::size_t>(r)];
+  }
 
   Differential& d_;
   keel_test::Rng& rng_;
@@ -484,10 +610,12 @@ class Harness {
   Model model_;
   // Per reactor id, and per source id.
   std::vector<ReactorToken> reactors_;
+  std::vector<keel::Address<int>> addresses_;
   std::vector<OnDestroy> on_destroy_;
   std::vector<int> destroyed_;
   std::vector<DataSource> sources_;
   int running_ = -1;
+  int next_value_ = 0;  // the next event sent or published
   bool tearing_down_ = false;
 };
 
