@@ -116,7 +116,12 @@ constexpr bool merge_takes(TypeList<Outs...>) {
   using Sig = Signature<F>;
   constexpr std::size_t arms = sizeof...(Outs);
   if constexpr (!Sig::known) {
-    if constexpr (std::is_invocable_v<F&, Outs...> || std::is_invocable_v<F&, Forked, Outs...>) {
+    // Which form a generic lambda has is read from whether it can take the
+    // outputs alone; the forms differ in arity, so trying one does not
+    // instantiate the body for the other.
+    if constexpr (std::is_invocable_v<F&, Outs...>) {
+      return true;
+    } else if constexpr (std::is_invocable_v<F&, Forked, Outs...>) {
       return true;
     } else {
       return StepCannotTakeItsInputs<Merge, Outs...>::ok;
@@ -141,12 +146,16 @@ constexpr bool merge_takes(TypeList<Outs...>) {
       } else if constexpr (i < arms) {
         return MergeInputDoesNotMatchArmOutput<At<i, ArmInputs>, At<i, TypeList<Outs...>>,
                                                Split::first_input + forked + i + 1, i + 1, Merge>::ok;
-      } else if constexpr (forked == 0 && !ParamSet::template invocable<F, Outs...>) {
-        return StepCannotTakeItsInputs<Merge, Outs...>::ok;
-      } else if constexpr (forked == 1 && !ParamSet::template invocable<F, Forked, Outs...>) {
-        return StepCannotTakeItsInputs<Merge, Forked, Outs...>::ok;
-      } else {
+      } else if constexpr (forked == 0) {
+        if constexpr (ParamSet::template invocable<F, Outs...>) {
+          return true;
+        } else {
+          return StepCannotTakeItsInputs<Merge, Outs...>::ok;
+        }
+      } else if constexpr (ParamSet::template invocable<F, Forked, Outs...>) {
         return true;
+      } else {
+        return StepCannotTakeItsInputs<Merge, Forked, Outs...>::ok;
       }
     }
   }
