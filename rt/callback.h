@@ -86,7 +86,7 @@ auto callback(Context&& context, const Registry& registry, F&& fn,
   static_assert(std::is_constructible_v<typename Shape::Context, Context&&>,
                 "keel: the context given to callback() cannot initialise the function's first parameter.");
   if constexpr (!Shape::ok) {
-    return;
+    return internal::RejectedHandler<typename Shape::Event>{};  // a static_assert has explained the problem
   } else {
     const std::string_view name = internal::callable_name(fn, site);
     return internal::CallbackHandlerFor<F>(typename Shape::Context(std::forward<Context>(context)), internal::WorldStamp(registry),

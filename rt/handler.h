@@ -127,7 +127,21 @@ struct HandlerShape {
                 "keel parameter; a function of parameters only is a system or a startup function.");
   static constexpr bool ok =
       Sig::known && CheckHandlerParams<Params, Event>::value && !Param<std::remove_cvref_t<Event>>;
-  using ParamSet = typename ParamSetFor<Params>::type;
+  // Empty for a rejected function, so that naming it adds no error.
+  using ParamSet =
+      typename std::conditional_t<ok, ParamSetFor<Params>, std::type_identity<internal::ParamSet<>>>::type;
+};
+
+// What handler() returns for a function its static_asserts have rejected:
+// a complete handler that takes any event and does nothing, so that code
+// using the result compiles on and the static_assert is the only error.
+// Never run: the program does not compile.
+template <class Event>
+struct RejectedHandler {
+  using event_type = Event;
+  template <class... Any>
+  void run(Any&&...) {}
+  std::string_view name() const noexcept { return "rejected handler"; }
 };
 
 // Shared body of handler(), HandlerTemplate::generate() and the callbacks:
@@ -209,7 +223,7 @@ template <class F>
 auto handler(const Registry& registry, F&& fn, std::source_location site = std::source_location::current()) {
   using Shape = internal::HandlerShape<F>;
   if constexpr (!Shape::ok) {
-    return;  // the static_assert above has explained the problem
+    return internal::RejectedHandler<typename Shape::Event>{};  // a static_assert has explained the problem
   } else {
     const std::string_view name = internal::callable_name(fn, site);
     return internal::FunctionHandlerFor<F>(internal::WorldStamp(registry), Shape::ParamSet::resolve(registry, name),

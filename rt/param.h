@@ -387,7 +387,8 @@ struct NotAKeelParameter {
   static_assert(dependent_false<T>,
                 "keel: every handler parameter before the event must be a keel parameter (Res<T>, ResMut<T>, "
                 "Opt<...>, Local<T>, Seq, RegistryRef, or a type satisfying keel::Param); the offending type "
-                "and its position are in 'NotAKeelParameter<T, Position>'.");
+                "and its position are in 'NotAKeelParameter<T, Position>'. Capture a value of your own in a "
+                "lambda, keep it in a Local<T>, or read it from a resource.");
   static constexpr bool ok = false;
 };
 
@@ -403,7 +404,7 @@ template <class Event>
 struct EventMustBeLastParameter {
   static_assert(dependent_false<Event>,
                 "keel: the event must be the last parameter of a handler, after every keel parameter; the "
-                "misplaced type is in 'EventMustBeLastParameter<T>'.");
+                "misplaced type is in 'EventMustBeLastParameter<T>'. Move it to the end.");
   static constexpr bool ok = false;
 };
 

@@ -81,17 +81,21 @@ template <class In, class Chain>
 class Pipeline;
 template <class In, class Chain>
 class BatchPipeline;
-template <class In, class Chain, class... Arms>
+template <class In, class Chain, class Out, class... Arms>
 class ForkBuilder;
 
 // The builder returned by keel::pipeline<In>(registry). Each combinator
-// returns a new builder whose type records the chain so far.
-template <class In, class Chain, bool Splat = false>
+// returns a new builder whose type records the chain so far and what it
+// carries (Out). A combinator that cannot apply, or whose function cannot
+// take what it is passed, is one static_assert where it is written; the
+// builder it returns then carries internal::Unchecked and checks nothing
+// more, so that the mistake is the only error.
+template <class In, class Chain, class Out = std::add_rvalue_reference_t<In>, bool Splat = false>
 class PipelineBuilder {
  public:
   using input_type = In;
   // What the chain produces so far.
-  using output_type = decltype(std::declval<Chain&>().run(std::declval<World&>(), std::declval<In>()));
+  using output_type = Out;
 
   PipelineBuilder(const Registry& registry, Chain chain, std::string_view name)
       : registry_(&registry), chain_(std::move(chain)), name_(name) {}
@@ -100,118 +104,121 @@ class PipelineBuilder {
   // pipeline) is the new output.
   template <class F>
   auto then(F&& fn, std::source_location site = std::source_location::current()) {
-    return add<internal::ThenOp, internal::inputs_for<Splat, output_type>()>(std::forward<F>(fn), site);
+    return extend(internal::add_step<internal::StepOp<internal::Then, std::decay_t<F>, Splat>, Out>(*registry_, std::forward<F>(fn), site));
   }
 
   // optional<T> -> optional<U>, expected<T, E> -> expected<U, E>: fn(params..., T) runs for values only.
   template <class F>
   auto map(F&& fn, std::source_location site = std::source_location::current()) {
-    return add<internal::MapOp, inputs_of_value()>(std::forward<F>(fn), site);
+    return extend(internal::add_step<internal::StepOp<internal::Map, std::decay_t<F>, Splat>, Out>(*registry_, std::forward<F>(fn), site));
   }
 
   // Keeps the value when pred(params..., const T&) is true.
   template <class F>
   auto filter(F&& pred, std::source_location site = std::source_location::current()) {
-    return add<internal::FilterOp, inputs_of_value()>(std::forward<F>(pred), site);
+    return extend(
+        internal::add_step<internal::StepOp<internal::Filter, std::decay_t<F>, Splat>, Out>(*registry_, std::forward<F>(pred), site));
   }
 
   // optional<T> -> fn(T) -> optional<U>; expected<T, E> -> fn(T) -> expected<U, E>.
   template <class F>
   auto and_then(F&& fn, std::source_location site = std::source_location::current()) {
-    return add<internal::AndThenOp, inputs_of_value()>(std::forward<F>(fn), site);
+    return extend(
+        internal::add_step<internal::StepOp<internal::AndThen, std::decay_t<F>, Splat>, Out>(*registry_, std::forward<F>(fn), site));
   }
 
   // Looks at the value (const T&) of an optional or expected; passes it on.
   template <class F>
   auto inspect(F&& fn, std::source_location site = std::source_location::current()) {
-    return add<internal::InspectOp, inputs_of_value()>(std::forward<F>(fn), site);
+    return extend(
+        internal::add_step<internal::StepOp<internal::Inspect, std::decay_t<F>, Splat>, Out>(*registry_, std::forward<F>(fn), site));
   }
 
   // Calls fn(params...) when an optional is empty; passes it on.
   template <class F>
   auto on_none(F&& fn, std::source_location site = std::source_location::current()) {
-    return add_plain<internal::OnNoneOp, 0>(std::forward<F>(fn), site);
+    return extend(internal::add_step<internal::OnNone<std::decay_t<F>>, Out>(*registry_, std::forward<F>(fn), site));
   }
 
   // optional<T> -> expected<T, Error>, with `error` for an empty optional.
   template <class Error>
   auto ok_or(Error error) {
-    return next(internal::OkOrOp<Error>{std::move(error)});
+    return extend(internal::add_op<Out>(internal::OkOr<Error>{std::move(error)}));
   }
 
   // optional<T> or expected<T, E> -> T, with `fallback` for no value.
   template <class Default>
   auto unwrap_or(Default fallback) {
-    return next(internal::UnwrapOrOp<Default>{std::move(fallback)});
+    return extend(internal::add_op<Out>(internal::UnwrapOr<Default>{std::move(fallback)}));
   }
 
   // expected<T, E> -> optional<T>; fn(params..., E) handles each error.
   template <class F>
   auto on_error(F&& fn, std::source_location site = std::source_location::current()) {
-    return add_plain<internal::OnErrorOp, 1>(std::forward<F>(fn), site);
+    return extend(internal::add_step<internal::OnError<std::decay_t<F>>, Out>(*registry_, std::forward<F>(fn), site));
   }
 
   // expected<T, E> -> expected<T, F> with fn(params..., E) -> F.
   template <class F>
   auto map_error(F&& fn, std::source_location site = std::source_location::current()) {
-    return add_plain<internal::MapErrorOp, 1>(std::forward<F>(fn), site);
+    return extend(internal::add_step<internal::MapError<std::decay_t<F>>, Out>(*registry_, std::forward<F>(fn), site));
   }
 
   // expected<T, E> -> expected<T, F> with fn(params..., E) -> expected<T, F> (recovery).
   template <class F>
   auto or_else(F&& fn, std::source_location site = std::source_location::current()) {
-    return add_plain<internal::OrElseOp, 1>(std::forward<F>(fn), site);
+    return extend(internal::add_step<internal::OrElse<std::decay_t<F>>, Out>(*registry_, std::forward<F>(fn), site));
   }
 
   // Looks at the error (const E&) of an expected; passes it on.
   template <class F>
   auto inspect_error(F&& fn, std::source_location site = std::source_location::current()) {
-    return add_plain<internal::InspectErrorOp, 1>(std::forward<F>(fn), site);
+    return extend(
+        internal::add_step<internal::InspectError<std::decay_t<F>>, Out>(*registry_, std::forward<F>(fn), site));
   }
 
   // expected<T, E> -> optional<T>, dropping the error.
-  auto ok() { return next(internal::OkOp{}); }
+  auto ok() { return extend(internal::add_op<Out>(internal::Ok{})); }
 
   // Looks at whatever the chain carries (const&); passes it on.
   template <class F>
   auto tap(F&& fn, std::source_location site = std::source_location::current()) {
-    return add<internal::TapOp, internal::inputs_for<Splat, output_type>()>(std::forward<F>(fn), site);
+    return extend(internal::add_step<internal::StepOp<internal::Tap, std::decay_t<F>, Splat>, Out>(*registry_, std::forward<F>(fn), site));
   }
 
   // T -> optional<T>: keeps the value when pred(params..., const T&) holds.
   template <class F>
   auto guard(F&& pred, std::source_location site = std::source_location::current()) {
-    return add<internal::GuardOp, internal::inputs_for<Splat, output_type>()>(std::forward<F>(pred), site);
+    return extend(
+        internal::add_step<internal::StepOp<internal::Guard, std::decay_t<F>, Splat>, Out>(*registry_, std::forward<F>(pred), site));
   }
 
   // T (or optional<T>) -> optional<T>: drops a value equal to the previous one passed on.
-  auto dedup() {
-    using T = internal::ValueOf<internal::Decayed<output_type>>;
-    return next(internal::DedupOp<T>{});
-  }
+  auto dedup() { return extend(internal::add_dedup<Out>()); }
 
   // fn(params..., Accumulator&, value) -> output, with the accumulator kept
   // across events (starting at `init`).
   template <class Accumulator, class F>
   auto scan(Accumulator init, F&& fn, std::source_location site = std::source_location::current()) {
-    check_can_continue();
-    auto step = internal::make_step<2>(*registry_, std::forward<F>(fn), internal::callable_name(fn, site));
-    return next(internal::ScanOp<decltype(step), Accumulator>{std::move(step), std::move(init)});
+    return extend(internal::add_scan<Out>(*registry_, std::move(init), std::forward<F>(fn), site));
   }
 
   // The next step receives a tuple's elements as separate inputs.
   auto splat() {
-    check_can_continue();
-    static_assert(internal::is_tuple<output_type> ||
-                      internal::is_tuple<internal::ValueOf<internal::Decayed<output_type>>>,
-                  "keel: splat() spreads a std::tuple or std::pair; the chain carries neither.");
-    return PipelineBuilder<In, Chain, true>(*registry_, std::move(chain_), name_);
+    if constexpr (!internal::chain_continues<Out, internal::SplatTuple>()) {
+      return extend(internal::Skipped{});
+    } else if constexpr (!internal::is_tuple<Out> && !internal::is_tuple<internal::ValueOf<Out>>) {
+      static_cast<void>(internal::SplatNeedsATuple<internal::Decayed<Out>, internal::SplatTuple>::ok);
+      return extend(internal::Skipped{});
+    } else {
+      return PipelineBuilder<In, Chain, Out, true>(*registry_, std::move(chain_), name_);
+    }
   }
 
   // Runs a handler on the value (for an optional, on its value when there is one). Ends the pipeline.
   template <HandlerLike H>
   auto dispatch(H handler) {
-    return next(internal::DispatchOp<H>{std::move(handler)});
+    return extend(internal::add_op<Out>(internal::Dispatch<H>{std::move(handler)}));
   }
 
   // DAG shapes (defined in rt/dag.h). root(fn) is then(fn) under the name a
@@ -241,9 +248,9 @@ class PipelineBuilder {
   }
 
  private:
-  template <class, class, bool>
+  template <class, class, class, bool>
   friend class PipelineBuilder;
-  template <class, class, class...>
+  template <class, class, class, class...>
   friend class ForkBuilder;
 
   // A builder for an arm reading this chain's value by const&.
@@ -252,52 +259,12 @@ class PipelineBuilder {
     return PipelineBuilder<const V&, internal::Source>(*registry_, internal::Source{}, name_);
   }
 
-  static constexpr void check_can_continue() {
-    static_assert(!std::is_void_v<output_type>,
-                  "keel: the pipeline has ended: the previous step returns void, so no step can follow it.");
-  }
-
-  static constexpr std::size_t inputs_of_value() {
-    check_can_continue();
-    if constexpr (std::is_void_v<output_type>) {
-      return 1;
-    } else {
-      using D = internal::Decayed<output_type>;
-      if constexpr (internal::is_optional_expected<D>) {
-        return internal::inputs_for<Splat, typename D::value_type::value_type>();
-      } else if constexpr (internal::is_optional<D> || internal::is_expected<D>) {
-        return internal::inputs_for<Splat, typename D::value_type>();
-      } else {
-        return 1;  // the combinator explains the mistake when it is applied
-      }
-    }
-  }
-
+  // The builder with `op` added to the chain.
   template <class Op>
-  auto next(Op op) {
-    check_can_continue();
-    if constexpr (std::is_void_v<output_type>) {
-      return std::move(*this);  // check_can_continue() has reported it, once
-    } else {
-      using NewChain = internal::Link<Chain, Op>;
-      return PipelineBuilder<In, NewChain, false>(*registry_, NewChain{std::move(chain_), std::move(op)}, name_);
-    }
-  }
-
-  // A step-based combinator that honours splat().
-  template <template <class, bool> class Op, std::size_t Inputs, class F>
-  auto add(F&& fn, std::source_location site) {
-    check_can_continue();
-    auto step = internal::make_step<Inputs>(*registry_, std::forward<F>(fn), internal::callable_name(fn, site));
-    return next(Op<decltype(step), Splat>{std::move(step)});
-  }
-
-  // A step-based combinator on errors or emptiness (no splat).
-  template <template <class> class Op, std::size_t Inputs, class F>
-  auto add_plain(F&& fn, std::source_location site) {
-    check_can_continue();
-    auto step = internal::make_step<Inputs>(*registry_, std::forward<F>(fn), internal::callable_name(fn, site));
-    return next(Op<decltype(step)>{std::move(step)});
+  auto extend(Op op) {
+    using NewChain = internal::Link<Chain, Op>;
+    return PipelineBuilder<In, NewChain, internal::OutputOf<Op, Out>>(
+        *registry_, NewChain{std::move(chain_), std::move(op)}, name_);
   }
 
   const Registry* registry_;

@@ -127,6 +127,15 @@ struct SystemShape {
   using ParamSet = typename std::conditional_t<ok, ParamSetFor<Args>, std::type_identity<internal::ParamSet<>>>::type;
 };
 
+// What system() returns for a function its static_asserts have rejected: a
+// complete system that does nothing, so that code using the result
+// compiles on and the static_assert is the only error. Never run: the
+// program does not compile.
+struct RejectedSystem {
+  bool run(World&) { return false; }
+  std::string_view name() const noexcept { return "rejected system"; }
+};
+
 }  // namespace internal
 
 // A system with its parameters resolved: run(world) fetches them (a load
@@ -174,7 +183,7 @@ template <class F>
 auto system(const Registry& registry, F&& fn, std::source_location site = std::source_location::current()) {
   using Shape = internal::SystemShape<F>;
   if constexpr (!Shape::ok) {
-    return;  // a static_assert has explained the problem
+    return internal::RejectedSystem{};  // a static_assert has explained the problem
   } else {
     const std::string_view name = internal::callable_name(fn, site);
     return System<std::decay_t<F>>(registry, std::forward<F>(fn), name);

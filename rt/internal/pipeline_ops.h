@@ -1,6 +1,7 @@
 // The operations a keel::PipelineBuilder composes (rt/pipeline.h): the chain
-// (Source, Link) and one struct per combinator. Not for users: the builder
-// and the DAG shapes (rt/dag.h) are the way in.
+// (Source, Link) and one struct per combinator, named after it (Then<F>,
+// Map<F>, OnError<F>, ...). Not for users: the builder and the DAG shapes
+// (rt/dag.h) are the way in.
 //
 // How the parts point at each other: a built chain is Link<Link<Source, A>,
 // B>, held by value. Each operation takes the previous output X and
@@ -11,15 +12,25 @@
 // apply_lifted() carries it through the optional<expected<T, E>> a filter
 // on an expected leaves behind. Steps (resolved functions) come from
 // rt/internal/step.h.
+//
+// Compile-time checks: each operation has a static check<X>() saying
+// whether it applies to a chain carrying X, with what it passes its step
+// (passes<X>); add_step() and add_op() run it before the operation is
+// built, so a mistake is reported where the user wrote the step, by one
+// static_assert, and the operation becomes Skipped. An operation's name is
+// what diagnostics print for the step, so it is kept short: the function's
+// type and nothing else.
 #pragma once
 
 #include <cstddef>
 #include <expected>
 #include <optional>
+#include <source_location>
 #include <tuple>
 #include <type_traits>
 #include <utility>
 
+#include "rt/internal/callable_name.h"
 #include "rt/internal/step.h"
 
 namespace keel::internal {
@@ -44,46 +55,202 @@ decltype(auto) apply_step(S& step, World& world, X&& value) {
   }
 }
 
-// How many inputs a step on values of type V receives.
-template <bool Splat, class V>
-constexpr std::size_t inputs_for() {
-  if constexpr (Splat) {
-    static_assert(is_tuple<V>, "keel: splat() spreads a std::tuple or std::pair; the previous step produces neither.");
-    return std::tuple_size_v<Decayed<V>>;
-  } else {
-    return 1;
-  }
-}
+// A chain may carry std::optional<std::expected<T, E>> (an optional chain
+// mapped through a fallible step): "no value", "error" or "value". Value and
+// error combinators see through the outer optional: they act on the
+// expected inside (Lifted<X>), an empty optional stays empty, and a result
+// that is itself an optional is flattened into it.
+template <class D>
+inline constexpr bool is_optional_expected = false;
+template <class T>
+inline constexpr bool is_optional_expected<std::optional<T>> = is_expected<T>;
 
-// Instantiated when a combinator is used on a chain it does not apply to.
-template <class Chain>
+template <class X, bool = is_optional_expected<std::remove_cvref_t<X>>>
+struct LiftedImpl {
+  using type = X;
+};
+template <class X>
+struct LiftedImpl<X, true> {
+  using type = AsPassed<decltype(*std::declval<X>())>;
+};
+template <class X>
+using Lifted = typename LiftedImpl<X>::type;
+
+template <class T>
+inline constexpr bool has_value_or_error = is_optional<T> || is_expected<T>;
+
+// What value and error steps receive from an optional or expected chain:
+// the value as map/and_then pass it, as filter/inspect look at it (const&),
+// and the error as on_error/map_error/or_else pass it.
+template <class T>
+struct LookedAtImpl {
+  using type = const std::remove_reference_t<T>&;
+};
+template <>
+struct LookedAtImpl<void> {
+  using type = void;
+};
+template <class X>
+using ValuePassed = AsPassed<decltype(*std::declval<Lifted<X>>())>;
+template <class X>
+using ValueLookedAt = typename LookedAtImpl<ValuePassed<X>>::type;
+template <class X>
+using ErrorPassed = AsPassed<decltype(std::declval<Lifted<X>>().error())>;
+template <class X>
+using ErrorLookedAt = typename LookedAtImpl<ErrorPassed<X>>::type;
+
+// What a step receives for one passed value P: P, or after splat() the
+// tuple's elements.
+template <bool Splat, class P>
+struct PassedAsImpl {
+  using type = TypeList<P>;
+};
+template <class P>
+struct PassedAsImpl<true, P> {
+  using type = TupleItems<P>;
+};
+template <bool Splat, class P>
+using PassedAs = typename PassedAsImpl<Splat, P>::type;
+
+// --- diagnostics for combinators ------------------------------------------------
+// `Step` is the operation the combinator would have added, or one of these
+// for the builder calls that add none.
+struct SplatTuple;  // splat()
+struct Fork;        // fork()
+
+template <class Chain, class Step>
 struct MapNeedsOptionalOrExpected {
   static_assert(dependent_false<Chain>,
                 "keel: map() applies to a chain carrying std::optional or std::expected; this chain carries a plain "
-                "value (the type in 'MapNeedsOptionalOrExpected<T>'). Use then() for plain values.");
+                "value, the first type in 'MapNeedsOptionalOrExpected<T, Step>'. Use then() for plain values.");
   static constexpr bool ok = false;
 };
-template <class Chain>
+template <class Chain, class Step>
 struct NeedsExpected {
   static_assert(dependent_false<Chain>,
                 "keel: on_error(), map_error(), or_else(), inspect_error() and ok() apply to a chain carrying "
-                "std::expected; this chain carries the type in 'NeedsExpected<T>'.");
+                "std::expected; this chain carries the first type in 'NeedsExpected<T, Step>' (for an "
+                "std::optional, on_none() and ok_or() handle the empty case).");
   static constexpr bool ok = false;
 };
-template <class Chain>
+template <class Chain, class Step>
 struct NeedsOptional {
   static_assert(dependent_false<Chain>,
-                "keel: on_none() and ok_or() apply to a chain carrying std::optional; this chain carries the type "
-                "in 'NeedsOptional<T>'.");
+                "keel: on_none() and ok_or() apply to a chain carrying std::optional; this chain carries the first "
+                "type in 'NeedsOptional<T, Step>'.");
   static constexpr bool ok = false;
 };
-template <class Chain>
+template <class Chain, class Step>
 struct NeedsOptionalOrExpected {
   static_assert(dependent_false<Chain>,
                 "keel: and_then(), inspect() and unwrap_or() apply to a chain carrying std::optional or "
-                "std::expected; this chain carries the type in 'NeedsOptionalOrExpected<T>'.");
+                "std::expected; this chain carries the first type in 'NeedsOptionalOrExpected<T, Step>'. Use "
+                "then() or tap() for plain values.");
   static constexpr bool ok = false;
 };
+
+template <class Next>
+struct PipelineHasEnded {
+  static_assert(dependent_false<Next>,
+                "keel: the pipeline has ended: the previous step returns void, so no step can follow it (the step "
+                "added is the one in 'PipelineHasEnded<Step>'). Return a value from the previous step, or end the "
+                "pipeline there with build().");
+  static constexpr bool ok = false;
+};
+
+template <class Passed, class Step>
+struct SplatNeedsATuple {
+  static_assert(dependent_false<Passed>,
+                "keel: splat() spreads a std::tuple or std::pair over the next step's inputs, but that step is "
+                "passed the first type in 'SplatNeedsATuple<T, Step>'. Remove splat(), or return a tuple from the "
+                "step before it.");
+  static constexpr bool ok = false;
+};
+
+template <class Returned, class Step>
+struct PredicateMustReturnBool {
+  static_assert(dependent_false<Returned>,
+                "keel: a predicate (filter(), guard(), route()) returns bool; the one in "
+                "'PredicateMustReturnBool<Returned, Step>' returns the first type.");
+  static constexpr bool ok = false;
+};
+
+template <class Returned, class Step>
+struct AndThenMustReturnOptional {
+  static_assert(dependent_false<Returned>,
+                "keel: and_then() on std::optional takes a function returning std::optional; the one in "
+                "'AndThenMustReturnOptional<Returned, Step>' returns the first type. Use map() for a function "
+                "that always produces a value.");
+  static constexpr bool ok = false;
+};
+
+template <class Returned, class Error, class Step>
+struct AndThenMustReturnExpected {
+  static_assert(dependent_false<Returned>,
+                "keel: and_then() on std::expected<T, E> takes a function returning std::expected<U, E> with the "
+                "same error type E; in 'AndThenMustReturnExpected<Returned, E, Step>' the first type is what it "
+                "returns, the second the chain's error type. Use map() for a function that cannot fail, or "
+                "map_error() to convert the error first.");
+  static constexpr bool ok = false;
+};
+
+template <class Returned, class Value, class Step>
+struct OrElseMustReturnExpected {
+  static_assert(dependent_false<Returned>,
+                "keel: or_else() on std::expected<T, E> takes a function of E returning std::expected<T, F> with "
+                "the same value type T; in 'OrElseMustReturnExpected<Returned, T, Step>' the first type is what it "
+                "returns, the second the chain's value type.");
+  static constexpr bool ok = false;
+};
+
+template <class Step>
+struct MapErrorMustReturnAnError {
+  static_assert(dependent_false<Step>,
+                "keel: map_error() takes a function of E returning the new error type; the one in "
+                "'MapErrorMustReturnAnError<Step>' returns void. Use inspect_error() to look at errors, "
+                "on_error() to handle them.");
+  static constexpr bool ok = false;
+};
+
+template <class Fallback, class Value>
+struct UnwrapOrFallbackIsNotAValue {
+  static_assert(dependent_false<Fallback>,
+                "keel: unwrap_or(d) replaces a missing value with d, so d must make a value of the chain's value "
+                "type; in 'UnwrapOrFallbackIsNotAValue<D, T>' the first type is d's, the second the value type.");
+  static constexpr bool ok = false;
+};
+
+template <class Event, class Passed>
+struct DispatchedHandlerDoesNotTakeTheValue {
+  static_assert(dependent_false<Event>,
+                "keel: dispatch(h) runs h on what the chain carries (on the value, for an std::optional), but h "
+                "does not take it; in 'DispatchedHandlerDoesNotTakeTheValue<Event, Passed>' the first type is "
+                "h's event, the second what the chain passes.");
+  static constexpr bool ok = false;
+};
+
+// The shared check of a step-taking operation: splat() before it needs a
+// tuple, and the function takes keel parameters and then what is passed.
+template <class Op, bool Splat, class P, class F>
+constexpr bool step_takes_passed() {
+  if constexpr (Splat && !is_tuple<P>) {
+    return SplatNeedsATuple<Decayed<P>, Op>::ok;
+  } else {
+    return step_takes<Op, F>(PassedAs<Splat, P>{});
+  }
+}
+
+// A predicate: as above, and it returns something that tests as a bool.
+template <class Op, bool Splat, class P, class F>
+constexpr bool predicate_takes_passed() {
+  if constexpr (!step_takes_passed<Op, Splat, P, F>()) {
+    return false;
+  } else if constexpr (using R = StepResult<Step<F>, PassedAs<Splat, P>>; !std::is_constructible_v<bool, R>) {
+    return PredicateMustReturnBool<R, Op>::ok;
+  } else {
+    return true;
+  }
+}
 
 // --- the chain ---------------------------------------------------------------
 
@@ -137,31 +304,15 @@ struct DropOutput {
   void operator()(X&&...) const noexcept {}
 };
 
-// --- the operations ------------------------------------------------------------
-// Each takes the previous output X and returns the next one.
-
-template <class S, bool Splat>
-struct ThenOp {
-  S step;
+// Stands for a step whose static_assert has fired, and for every step added
+// after it: it carries Unchecked on, which no step checks. Never run, since
+// the program does not compile.
+struct Skipped {
   template <class X>
-  decltype(auto) apply(World& world, X&& x) {
-    using R = decltype(apply_step<Splat>(step, world, std::forward<X>(x)));
-    if constexpr (std::is_void_v<R>) {
-      apply_step<Splat>(step, world, std::forward<X>(x));
-    } else {
-      return Decayed<R>(apply_step<Splat>(step, world, std::forward<X>(x)));
-    }
+  Unchecked apply(World&, X&&) {
+    return {};
   }
 };
-
-// A chain may carry std::optional<std::expected<T, E>> (an optional chain
-// mapped through a fallible step): "no value", "error" or "value". Value and
-// error combinators see through the outer optional; an empty optional stays
-// empty, and a result that is itself an optional is flattened into it.
-template <class D>
-inline constexpr bool is_optional_expected = false;
-template <class T>
-inline constexpr bool is_optional_expected<std::optional<T>> = is_expected<T>;
 
 template <class Op, class X>
 auto apply_lifted(Op& op, World& world, X&& x) {
@@ -196,6 +347,18 @@ decltype(auto) run_op(Op& op, World& world, X&& x) {
   }
 }
 
+// What a chain carries after operation Op on X.
+template <class Op, class X>
+struct OutputOfImpl {
+  using type = decltype(run_op(std::declval<Op&>(), std::declval<World&>(), std::declval<X>()));
+};
+template <class X>
+struct OutputOfImpl<Skipped, X> {
+  using type = Unchecked;
+};
+template <class Op, class X>
+using OutputOf = typename OutputOfImpl<Op, X>::type;
+
 // The rest of the chain for an input a step has emptied, as its own
 // function: inlined beside the value path it would double the code the
 // value path runs through and upset its layout (measured: +10% on a 5-step
@@ -219,41 +382,71 @@ template <class Op, class X, class Next>
   }
 }
 
-template <class S, bool Splat>
-struct MapOp {
-  S step;
+// --- the operations ------------------------------------------------------------
+// Each takes the previous output X and returns the next one. F is the step
+// function's type; `Splat` is SplatTuple when splat() came just before, and
+// empty otherwise, so that the usual name reads Then<F>.
+
+template <class F, class... Splat>
+struct Then {
+  static constexpr bool kSplat = sizeof...(Splat) != 0;
+  Step<F> step;
+  template <class X>
+  static constexpr bool check() {
+    return step_takes_passed<Then, kSplat, AsPassed<X&&>, F>();
+  }
+  template <class X>
+  decltype(auto) apply(World& world, X&& x) {
+    using R = decltype(apply_step<kSplat>(step, world, std::forward<X>(x)));
+    if constexpr (std::is_void_v<R>) {
+      apply_step<kSplat>(step, world, std::forward<X>(x));
+    } else {
+      return Decayed<R>(apply_step<kSplat>(step, world, std::forward<X>(x)));
+    }
+  }
+};
+
+template <class F, class... Splat>
+struct Map {
+  static constexpr bool kSplat = sizeof...(Splat) != 0;
+  Step<F> step;
   using sees_through_optional = void;
+  template <class X>
+  static constexpr bool check() {
+    if constexpr (!has_value_or_error<X>) {
+      return MapNeedsOptionalOrExpected<Decayed<X>, Map>::ok;
+    } else {
+      return step_takes_passed<Map, kSplat, ValuePassed<X>, F>();
+    }
+  }
   template <class X>
   auto apply_one(World& world, X&& x) {
     using D = Decayed<X>;
     if constexpr (is_optional<D>) {
-      using R = decltype(apply_step<Splat>(step, world, *std::forward<X>(x)));
+      using R = decltype(apply_step<kSplat>(step, world, *std::forward<X>(x)));
       if constexpr (std::is_void_v<R>) {
-        if (x) apply_step<Splat>(step, world, *std::forward<X>(x));
+        if (x) apply_step<kSplat>(step, world, *std::forward<X>(x));
       } else {
         // Built in place by transform (see apply_lifted).
         return std::forward<X>(x).transform([&](auto&& value) -> Decayed<R> {
-          return apply_step<Splat>(step, world, std::forward<decltype(value)>(value));
+          return apply_step<kSplat>(step, world, std::forward<decltype(value)>(value));
         });
       }
-    } else if constexpr (is_expected<D>) {
-      using R = decltype(apply_step<Splat>(step, world, *std::forward<X>(x)));
+    } else {
+      using R = decltype(apply_step<kSplat>(step, world, *std::forward<X>(x)));
       using E = typename D::error_type;
       if constexpr (std::is_void_v<R>) {
         using Out = std::expected<void, E>;
         if (x) {
-          apply_step<Splat>(step, world, *std::forward<X>(x));
+          apply_step<kSplat>(step, world, *std::forward<X>(x));
           return Out();
         }
         return Out(std::unexpect, std::forward<X>(x).error());
       } else {
         using Out = std::expected<Decayed<R>, E>;
-        if (x) return Out(apply_step<Splat>(step, world, *std::forward<X>(x)));
+        if (x) return Out(apply_step<kSplat>(step, world, *std::forward<X>(x)));
         return Out(std::unexpect, std::forward<X>(x).error());
       }
-    } else {
-      static_cast<void>(MapNeedsOptionalOrExpected<D>::ok);  // the one error; the chain goes on as then()
-      return failed_step_result<typename S::declared_result>();
     }
   }
 };
@@ -261,23 +454,32 @@ struct MapOp {
 // On optional<T>: empty unless pred holds. On expected<T, E>: an
 // optional<expected<T, E>>, empty when a value fails pred (errors pass). On a
 // plain value: like guard().
-template <class S, bool Splat>
-struct FilterOp {
-  S step;
+template <class F, class... Splat>
+struct Filter {
+  static constexpr bool kSplat = sizeof...(Splat) != 0;
+  Step<F> step;
   using sees_through_optional = void;
+  template <class X>
+  static constexpr bool check() {
+    if constexpr (has_value_or_error<X>) {
+      return predicate_takes_passed<Filter, kSplat, ValueLookedAt<X>, F>();
+    } else {
+      return predicate_takes_passed<Filter, kSplat, const Decayed<X>&, F>();
+    }
+  }
   template <class X>
   auto apply_one(World& world, X&& x) {
     using D = Decayed<X>;
     if constexpr (is_optional<D>) {
-      if (x && apply_step<Splat>(step, world, std::as_const(*x))) return D(std::forward<X>(x));
+      if (x && apply_step<kSplat>(step, world, std::as_const(*x))) return D(std::forward<X>(x));
       return D();
     } else if constexpr (is_expected<D>) {
       using Out = std::optional<D>;
-      if (x && !apply_step<Splat>(step, world, std::as_const(*x))) return Out();
+      if (x && !apply_step<kSplat>(step, world, std::as_const(*x))) return Out();
       return Out(std::forward<X>(x));
     } else {
       using Out = std::optional<D>;
-      if (apply_step<Splat>(step, world, std::as_const(x))) return Out(std::forward<X>(x));
+      if (apply_step<kSplat>(step, world, std::as_const(x))) return Out(std::forward<X>(x));
       return Out();
     }
   }
@@ -286,7 +488,7 @@ struct FilterOp {
   template <class X, class Next>
     requires(is_optional<Decayed<X>> && !is_optional_expected<Decayed<X>>)
   [[gnu::always_inline]] void apply_into(World& world, X&& x, Next& next) {
-    if (x && apply_step<Splat>(step, world, std::as_const(*x))) {
+    if (x && apply_step<kSplat>(step, world, std::as_const(*x))) {
       next(std::forward<X>(x));
     } else {
       run_rest_on_empty<Decayed<X>>(next);
@@ -294,67 +496,109 @@ struct FilterOp {
   }
 };
 
-template <class S, bool Splat>
-struct AndThenOp {
-  S step;
+template <class R, class E>
+inline constexpr bool is_expected_with_error = false;
+template <class T, class E>
+inline constexpr bool is_expected_with_error<std::expected<T, E>, E> = true;
+template <class R, class T>
+inline constexpr bool is_expected_with_value = false;
+template <class T, class E>
+inline constexpr bool is_expected_with_value<std::expected<T, E>, T> = true;
+
+template <class F, class... Splat>
+struct AndThen {
+  static constexpr bool kSplat = sizeof...(Splat) != 0;
+  Step<F> step;
   using sees_through_optional = void;
+  template <class X>
+  static constexpr bool check() {
+    if constexpr (!has_value_or_error<X>) {
+      return NeedsOptionalOrExpected<Decayed<X>, AndThen>::ok;
+    } else if constexpr (!step_takes_passed<AndThen, kSplat, ValuePassed<X>, F>()) {
+      return false;
+    } else {
+      using L = Decayed<Lifted<X>>;
+      using R = Decayed<StepResult<Step<F>, PassedAs<kSplat, ValuePassed<X>>>>;
+      if constexpr (is_optional<L>) {
+        if constexpr (is_optional<R>) {
+          return true;
+        } else {
+          return AndThenMustReturnOptional<R, AndThen>::ok;
+        }
+      } else if constexpr (is_expected_with_error<R, typename L::error_type>) {
+        return true;
+      } else {
+        return AndThenMustReturnExpected<R, typename L::error_type, AndThen>::ok;
+      }
+    }
+  }
   template <class X>
   auto apply_one(World& world, X&& x) {
     using D = Decayed<X>;
-    if constexpr (is_optional<D> || is_expected<D>) {
-      using R = Decayed<decltype(apply_step<Splat>(step, world, *std::forward<X>(x)))>;
-      if constexpr (is_optional<D>) {
-        static_assert(is_optional<R>, "keel: and_then() on std::optional takes a function returning std::optional.");
-        if (x) return R(apply_step<Splat>(step, world, *std::forward<X>(x)));
-        return R();
-      } else {
-        static_assert(is_expected<R> && std::is_same_v<typename R::error_type, typename D::error_type>,
-                      "keel: and_then() on std::expected<T, E> takes a function returning std::expected<U, E> "
-                      "with the same error type E (use map_error() to convert first).");
-        if (x) return R(apply_step<Splat>(step, world, *std::forward<X>(x)));
-        return R(std::unexpect, std::forward<X>(x).error());
-      }
+    using R = Decayed<decltype(apply_step<kSplat>(step, world, *std::forward<X>(x)))>;
+    if constexpr (is_optional<D>) {
+      if (x) return R(apply_step<kSplat>(step, world, *std::forward<X>(x)));
+      return R();
     } else {
-      static_cast<void>(NeedsOptionalOrExpected<D>::ok);
-      return failed_step_result<typename S::declared_result>();
+      if (x) return R(apply_step<kSplat>(step, world, *std::forward<X>(x)));
+      return R(std::unexpect, std::forward<X>(x).error());
     }
   }
 };
 
-template <class S, bool Splat>
-struct InspectOp {
-  S step;
+template <class F, class... Splat>
+struct Inspect {
+  static constexpr bool kSplat = sizeof...(Splat) != 0;
+  Step<F> step;
+  template <class X>
+  static constexpr bool check() {
+    if constexpr (!has_value_or_error<X>) {
+      return NeedsOptionalOrExpected<Decayed<X>, Inspect>::ok;
+    } else {
+      return step_takes_passed<Inspect, kSplat, ValueLookedAt<X>, F>();
+    }
+  }
   template <class X>
   PassThrough<X&&> apply(World& world, X&& x) {
     using D = Decayed<X>;
     if constexpr (is_optional_expected<D>) {
-      if (x && *x) apply_step<Splat>(step, world, std::as_const(**x));
-    } else if constexpr (is_optional<D> || is_expected<D>) {
-      if (x) apply_step<Splat>(step, world, std::as_const(*x));
+      if (x && *x) apply_step<kSplat>(step, world, std::as_const(**x));
     } else {
-      static_cast<void>(NeedsOptionalOrExpected<D>::ok);
+      if (x) apply_step<kSplat>(step, world, std::as_const(*x));
     }
     return std::forward<X>(x);
   }
 };
 
-template <class S>
-struct OnNoneOp {
-  S step;
+template <class F>
+struct OnNone {
+  Step<F> step;
+  template <class X>
+  static constexpr bool check() {
+    if constexpr (!is_optional<X>) {
+      return NeedsOptional<Decayed<X>, OnNone>::ok;
+    } else {
+      return step_takes<OnNone, F>(TypeList<>{});
+    }
+  }
   template <class X>
   PassThrough<X&&> apply(World& world, X&& x) {
-    if constexpr (is_optional<X>) {
-      if (!x) step(world);
-    } else {
-      static_cast<void>(NeedsOptional<Decayed<X>>::ok);
-    }
+    if (!x) step(world);
     return std::forward<X>(x);
   }
 };
 
 template <class Error>
-struct OkOrOp {
+struct OkOr {
   Error error;
+  template <class X>
+  static constexpr bool check() {
+    if constexpr (!is_optional<X>) {
+      return NeedsOptional<Decayed<X>, OkOr>::ok;
+    } else {
+      return true;
+    }
+  }
   template <class X>
   auto apply(World&, X&& x) {
     using D = Decayed<X>;
@@ -363,20 +607,27 @@ struct OkOrOp {
       using Out = typename D::value_type;
       if (x) return Out(*std::forward<X>(x));
       return Out(std::unexpect, error);
-    } else if constexpr (is_optional<D>) {
+    } else {
       using Out = std::expected<typename D::value_type, Error>;
       if (x) return Out(*std::forward<X>(x));
       return Out(std::unexpect, error);
-    } else {
-      static_cast<void>(NeedsOptional<D>::ok);
-      return failed_step_result<std::conditional_t<is_expected<D>, D, std::expected<D, Error>>>();
     }
   }
 };
 
 template <class Default>
-struct UnwrapOrOp {
+struct UnwrapOr {
   Default fallback;
+  template <class X>
+  static constexpr bool check() {
+    if constexpr (!has_value_or_error<X>) {
+      return NeedsOptionalOrExpected<Decayed<X>, UnwrapOr>::ok;
+    } else if constexpr (using T = Decayed<ValuePassed<X>>; !std::is_constructible_v<T, Default&>) {
+      return UnwrapOrFallbackIsNotAValue<Default, T>::ok;
+    } else {
+      return true;
+    }
+  }
   template <class X>
   auto apply(World&, X&& x) {
     using D = Decayed<X>;
@@ -384,131 +635,165 @@ struct UnwrapOrOp {
       using T = typename D::value_type::value_type;
       if (x && *x) return T(**std::forward<X>(x));
       return T(fallback);
-    } else if constexpr (is_optional<D> || is_expected<D>) {
+    } else {
       using T = typename D::value_type;
       if (x) return T(*std::forward<X>(x));
       return T(fallback);
-    } else {
-      static_cast<void>(NeedsOptionalOrExpected<D>::ok);
-      return failed_step_result<D>();
     }
   }
 };
 
-template <class S>
-struct OnErrorOp {
-  S step;
+template <class F>
+struct OnError {
+  Step<F> step;
   using sees_through_optional = void;
+  template <class X>
+  static constexpr bool check() {
+    if constexpr (!is_expected<Lifted<X>>) {
+      return NeedsExpected<Decayed<X>, OnError>::ok;
+    } else {
+      return step_takes<OnError, F>(TypeList<ErrorPassed<X>>{});
+    }
+  }
   template <class X>
   auto apply_one(World& world, X&& x) {
     using D = Decayed<X>;
-    if constexpr (is_expected<D>) {
-      using Out = std::optional<typename D::value_type>;
-      if (x) return Out(*std::forward<X>(x));
-      step(world, std::forward<X>(x).error());
-      return Out();
-    } else {
-      static_cast<void>(NeedsExpected<D>::ok);
-      return failed_step_result<std::conditional_t<is_optional<D>, D, std::optional<D>>>();
-    }
+    using Out = std::optional<typename D::value_type>;
+    if (x) return Out(*std::forward<X>(x));
+    step(world, std::forward<X>(x).error());
+    return Out();
   }
 };
 
-template <class S>
-struct MapErrorOp {
-  S step;
+template <class F>
+struct MapError {
+  Step<F> step;
   using sees_through_optional = void;
+  template <class X>
+  static constexpr bool check() {
+    if constexpr (!is_expected<Lifted<X>>) {
+      return NeedsExpected<Decayed<X>, MapError>::ok;
+    } else if constexpr (!step_takes<MapError, F>(TypeList<ErrorPassed<X>>{})) {
+      return false;
+    } else if constexpr (std::is_void_v<StepResult<Step<F>, TypeList<ErrorPassed<X>>>>) {
+      return MapErrorMustReturnAnError<MapError>::ok;
+    } else {
+      return true;
+    }
+  }
   template <class X>
   auto apply_one(World& world, X&& x) {
     using D = Decayed<X>;
-    if constexpr (is_expected<D>) {
-      using F = Decayed<decltype(step(world, std::forward<X>(x).error()))>;
-      using Out = std::expected<typename D::value_type, F>;
-      if (x) return Out(*std::forward<X>(x));
-      return Out(std::unexpect, step(world, std::forward<X>(x).error()));
-    } else {
-      static_cast<void>(NeedsExpected<D>::ok);
-      return failed_step_result<D>();
-    }
+    using F2 = Decayed<decltype(step(world, std::forward<X>(x).error()))>;
+    using Out = std::expected<typename D::value_type, F2>;
+    if (x) return Out(*std::forward<X>(x));
+    return Out(std::unexpect, step(world, std::forward<X>(x).error()));
   }
 };
 
-template <class S>
-struct OrElseOp {
-  S step;
+template <class F>
+struct OrElse {
+  Step<F> step;
   using sees_through_optional = void;
   template <class X>
-  auto apply_one(World& world, X&& x) {
-    using D = Decayed<X>;
-    if constexpr (is_expected<D>) {
-      using R = Decayed<decltype(step(world, std::forward<X>(x).error()))>;
-      static_assert(is_expected<R> && std::is_same_v<typename R::value_type, typename D::value_type>,
-                    "keel: or_else() on std::expected<T, E> takes a function of E returning std::expected<T, F>.");
-      if (x) return R(*std::forward<X>(x));
-      return R(step(world, std::forward<X>(x).error()));
+  static constexpr bool check() {
+    if constexpr (!is_expected<Lifted<X>>) {
+      return NeedsExpected<Decayed<X>, OrElse>::ok;
+    } else if constexpr (!step_takes<OrElse, F>(TypeList<ErrorPassed<X>>{})) {
+      return false;
     } else {
-      static_cast<void>(NeedsExpected<D>::ok);
-      return failed_step_result<D>();
+      using T = typename Decayed<Lifted<X>>::value_type;
+      using R = Decayed<StepResult<Step<F>, TypeList<ErrorPassed<X>>>>;
+      if constexpr (is_expected_with_value<R, T>) {
+        return true;
+      } else {
+        return OrElseMustReturnExpected<R, T, OrElse>::ok;
+      }
     }
+  }
+  template <class X>
+  auto apply_one(World& world, X&& x) {
+    using R = Decayed<decltype(step(world, std::forward<X>(x).error()))>;
+    if (x) return R(*std::forward<X>(x));
+    return R(step(world, std::forward<X>(x).error()));
   }
 };
 
-template <class S>
-struct InspectErrorOp {
-  S step;
+template <class F>
+struct InspectError {
+  Step<F> step;
+  template <class X>
+  static constexpr bool check() {
+    if constexpr (!is_expected<Lifted<X>>) {
+      return NeedsExpected<Decayed<X>, InspectError>::ok;
+    } else {
+      return step_takes<InspectError, F>(TypeList<ErrorLookedAt<X>>{});
+    }
+  }
   template <class X>
   PassThrough<X&&> apply(World& world, X&& x) {
     using D = Decayed<X>;
     if constexpr (is_optional_expected<D>) {
       if (x && !*x) step(world, std::as_const(x->error()));
-    } else if constexpr (is_expected<D>) {
-      if (!x) step(world, std::as_const(x.error()));
     } else {
-      static_cast<void>(NeedsExpected<D>::ok);
+      if (!x) step(world, std::as_const(x.error()));
     }
     return std::forward<X>(x);
   }
 };
 
-struct OkOp {
+struct Ok {
   using sees_through_optional = void;
+  template <class X>
+  static constexpr bool check() {
+    if constexpr (!is_expected<Lifted<X>>) {
+      return NeedsExpected<Decayed<X>, Ok>::ok;
+    } else {
+      return true;
+    }
+  }
   template <class X>
   auto apply_one(World&, X&& x) {
     using D = Decayed<X>;
-    if constexpr (is_expected<D>) {
-      using Out = std::optional<typename D::value_type>;
-      if (x) return Out(*std::forward<X>(x));
-      return Out();
-    } else {
-      static_cast<void>(NeedsExpected<D>::ok);
-      return failed_step_result<std::conditional_t<is_optional<D>, D, std::optional<D>>>();
-    }
+    using Out = std::optional<typename D::value_type>;
+    if (x) return Out(*std::forward<X>(x));
+    return Out();
   }
 };
 
-template <class S, bool Splat>
-struct TapOp {
-  S step;
+template <class F, class... Splat>
+struct Tap {
+  static constexpr bool kSplat = sizeof...(Splat) != 0;
+  Step<F> step;
+  template <class X>
+  static constexpr bool check() {
+    return step_takes_passed<Tap, kSplat, const Decayed<X>&, F>();
+  }
   template <class X>
   PassThrough<X&&> apply(World& world, X&& x) {
-    apply_step<Splat>(step, world, std::as_const(x));
+    apply_step<kSplat>(step, world, std::as_const(x));
     return std::forward<X>(x);
   }
 };
 
-template <class S, bool Splat>
-struct GuardOp {
-  S step;
+template <class F, class... Splat>
+struct Guard {
+  static constexpr bool kSplat = sizeof...(Splat) != 0;
+  Step<F> step;
+  template <class X>
+  static constexpr bool check() {
+    return predicate_takes_passed<Guard, kSplat, const Decayed<X>&, F>();
+  }
   template <class X>
   auto apply(World& world, X&& x) {
     using Out = std::optional<Decayed<X>>;
-    if (apply_step<Splat>(step, world, std::as_const(x))) return Out(std::forward<X>(x));
+    if (apply_step<kSplat>(step, world, std::as_const(x))) return Out(std::forward<X>(x));
     return Out();
   }
   template <class X, class Next>
   [[gnu::always_inline]] void apply_into(World& world, X&& x, Next& next) {
     using Out = std::optional<Decayed<X>>;
-    if (apply_step<Splat>(step, world, std::as_const(x))) {
+    if (apply_step<kSplat>(step, world, std::as_const(x))) {
       next(Out(std::forward<X>(x)));
     } else {
       next(Out());
@@ -518,8 +803,12 @@ struct GuardOp {
 
 // Passes a value on only when it differs from the last one passed on.
 template <class T>
-struct DedupOp {
+struct Dedup {
   std::optional<T> last;
+  template <class X>
+  static constexpr bool check() {
+    return true;
+  }
   template <class X>
   auto apply(World&, X&& x) {
     using D = Decayed<X>;
@@ -536,10 +825,14 @@ struct DedupOp {
 };
 
 // fn(Accumulator&, value) -> output; the accumulator lives in the pipeline.
-template <class S, class Accumulator>
-struct ScanOp {
-  S step;
+template <class F, class Accumulator>
+struct Scan {
+  Step<F> step;
   Accumulator accumulator;
+  template <class X>
+  static constexpr bool check() {
+    return step_takes<Scan, F>(TypeList<Accumulator&, AsPassed<X&&>>{});
+  }
   template <class X>
   decltype(auto) apply(World& world, X&& x) {
     using R = decltype(step(world, accumulator, std::forward<X>(x)));
@@ -552,13 +845,29 @@ struct ScanOp {
 };
 
 template <class H>
-struct DispatchOp {
+struct Dispatch {
   H handler;
+  // A handler of the value inside an optional, unless it takes the optional.
+  template <class X>
+  static constexpr bool unwraps = is_optional<X> && !std::is_convertible_v<X&&, typename H::event_type>;
+  template <class X>
+  static constexpr bool check() {
+    using E = typename H::event_type;
+    if constexpr (unwraps<X>) {
+      if constexpr (std::is_convertible_v<decltype(*std::declval<X>()), E>) {
+        return true;
+      } else {
+        return DispatchedHandlerDoesNotTakeTheValue<E, AsPassed<decltype(*std::declval<X>())>>::ok;
+      }
+    } else if constexpr (std::is_convertible_v<X&&, E>) {
+      return true;
+    } else {
+      return DispatchedHandlerDoesNotTakeTheValue<E, AsPassed<X&&>>::ok;
+    }
+  }
   template <class X>
   void apply(World& world, X&& x) {
-    using D = Decayed<X>;
-    using E = typename H::event_type;
-    if constexpr (is_optional<D> && !std::is_convertible_v<X&&, E>) {
+    if constexpr (unwraps<X>) {
       if (x) handler.run(world, *std::forward<X>(x));
     } else {
       handler.run(world, std::forward<X>(x));
@@ -580,5 +889,71 @@ struct ValueOfImpl<std::expected<T, E>> {
 };
 template <class V>
 using ValueOf = typename ValueOfImpl<Decayed<V>>::type;
+
+// --- adding an operation to a chain that carries X -------------------------------
+
+// The operation Op for function F, spreading a tuple when splat() came before.
+template <template <class, class...> class Op, class F, bool Splat>
+using StepOp = std::conditional_t<Splat, Op<F, SplatTuple>, Op<F>>;
+
+// Whether a step may follow a chain carrying X: not after a step returning
+// void (one static_assert, naming the step added), and silently not after
+// a mistake (the chain carries Unchecked).
+template <class X, class Next>
+constexpr bool chain_continues() {
+  if constexpr (std::is_void_v<X>) {
+    return PipelineHasEnded<Next>::ok;
+  } else {
+    return !is_unchecked<X>;
+  }
+}
+
+// The operation Op, with its step function `fn`, for a chain carrying X; or
+// Skipped when its check has reported a mistake. Diagnostics come from here,
+// so the builder that called it appears once in the compiler's backtrace.
+template <class Op, class X, class F>
+auto add_step(const Registry& registry, F&& fn, const std::source_location& site) {
+  if constexpr (!chain_continues<X, Op>()) {
+    return Skipped{};
+  } else if constexpr (!Op::template check<X>()) {
+    return Skipped{};
+  } else {
+    return Op{make_step(registry, std::forward<F>(fn), callable_name(fn, site))};
+  }
+}
+
+// As add_step, for an operation without a step function.
+template <class X, class Op>
+auto add_op(Op op) {
+  if constexpr (!chain_continues<X, Op>()) {
+    return Skipped{};
+  } else if constexpr (!Op::template check<X>()) {
+    return Skipped{};
+  } else {
+    return op;
+  }
+}
+
+// dedup() on a chain carrying X (its value type is known only once X is).
+template <class X>
+auto add_dedup() {
+  if constexpr (!chain_continues<X, Dedup<Unchecked>>()) {
+    return Skipped{};
+  } else {
+    return Dedup<ValueOf<X>>{};
+  }
+}
+
+template <class X, class Accumulator, class F>
+auto add_scan(const Registry& registry, Accumulator init, F&& fn, const std::source_location& site) {
+  using Op = Scan<std::decay_t<F>, Accumulator>;
+  if constexpr (!chain_continues<X, Op>()) {
+    return Skipped{};
+  } else if constexpr (!Op::template check<X>()) {
+    return Skipped{};
+  } else {
+    return Op{make_step(registry, std::forward<F>(fn), callable_name(fn, site)), std::move(init)};
+  }
+}
 
 }  // namespace keel::internal
