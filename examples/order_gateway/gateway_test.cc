@@ -113,7 +113,10 @@ TEST(OrderGateway, TheReadinessHandlerRunsThePipelineOncePerDatagramEachWithItsO
     ASSERT_EQ(::send(ends[1], datagram.data(), datagram.size(), 0), static_cast<ssize_t>(datagram.size()));
   }
   auto reader = keel::handler(harness.registry(), gateway::datagram_reader(gateway::make_ingest(harness.registry())));
-  harness.dispatch(reader, keel::Readiness{.fd = ends[0], .events = keel::Readable});
+  keel::Readiness ready;
+  ready.fd = ends[0];
+  ready.events = keel::Readable;
+  harness.dispatch(reader, ready);
 
   keel::World& world = harness.world();
   EXPECT_EQ(world.sequence(), 4u) << "one for the readiness event, one per datagram";

@@ -27,10 +27,11 @@ ABSL_FLAG(std::string, backend, "auto", "the poll source: auto, io_uring or epol
 
 namespace {
 
+constexpr const char* kSymbols[] = {"BTC", "ETH", "SOL"};  // in gateway::Instrument order
+
 // The orders the client sends: mostly good ones, biased towards buying so
 // that the position limit bites, and a few of every kind of mistake.
 std::vector<std::string> order_script(int count) {
-  static constexpr const char* kSymbols[] = {"BTC", "ETH", "SOL"};
   static constexpr std::int64_t kPrices[] = {42'000, 2'200, 150};
   std::vector<std::string> script;
   for (int i = 1; i <= count; ++i) {
@@ -149,7 +150,7 @@ int main(int argc, char** argv) {
   const auto& books = world.resource<gateway::Books>();
   for (std::size_t k = 0; k < gateway::kInstruments; ++k) {
     const gateway::Book* book = rx.context<gateway::Book>(books.token[k]);
-    std::printf("  book %zu: position %lld after %llu orders\n", k, static_cast<long long>(book->position),
+    std::printf("  book %s: position %lld after %llu orders\n", kSymbols[k], static_cast<long long>(book->position),
                 static_cast<unsigned long long>(book->orders));
   }
   std::printf("events dispatched (world.sequence()): %llu\n", static_cast<unsigned long long>(world.sequence()));
