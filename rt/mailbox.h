@@ -269,7 +269,8 @@ Address<E> ReactorNotify::address(ReactorToken token, Inbox<E> Ctx::*member) {
 }
 
 template <class E, class Arg>
-[[gnu::always_inline]] inline bool ReactorNotify::deliver(Inbox<E>& inbox, std::uint32_t index, std::uint32_t generation, Arg&& event) {
+[[gnu::always_inline]] inline bool ReactorNotify::deliver(Inbox<E>& inbox, std::uint32_t index,
+                                                          std::uint32_t generation, Arg&& event) {
   if (sent_epoch_[index] == epoch_) return inbox.try_push(std::forward<Arg>(event));  // woken already
   if (dirty_.size() == dirty_.capacity()) [[unlikely]]
     grow_wake_list();  // may throw: nothing has changed yet

@@ -426,10 +426,11 @@ TEST(Mailbox, AReactorThatRemovesItselfCannotSendToItself) {
   std::vector<Delivery> seen;
   keel::World world = make_world();
   auto& rx = world.resource<keel::ReactorNotify>();
-  const keel::ReactorToken t = rx.spawn(Self{}, world.registry(), [&seen](Self& s, keel::ResMut<keel::ReactorNotify> rx) {
-                                   rx->remove(s.me.reactor());
-                                   seen.push_back(rx->send(s.me, Order{1}));
-                                 }).token();
+  auto remove_then_send = [&seen](Self& s, keel::ResMut<keel::ReactorNotify> rx) {
+    rx->remove(s.me.reactor());
+    seen.push_back(rx->send(s.me, Order{1}));
+  };
+  const keel::ReactorToken t = rx.spawn(Self{}, world.registry(), remove_then_send).token();
   rx.context<Self>(t)->me = rx.address(t, &Self::inbox);
   ASSERT_EQ(rx.send(rx.context<Self>(t)->me, Order{0}), Delivery::delivered);
   EXPECT_EQ(world.dispatch_reactors(), 1u);
