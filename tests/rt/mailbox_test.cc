@@ -382,7 +382,7 @@ TEST(Mailbox, AnAddressGoesStaleWhenItsReactorIsRemovedAlsoAfterTheSlotIsReused)
   const keel::ReactorToken new_book = spawn_book(world, 2);  // reuses the slot
   EXPECT_EQ(rx.send(old_to, Order{3}), Delivery::gone);
   EXPECT_EQ(rx.context<Book>(new_book)->inbox.size(), 0u);
-  // The send made before the removal wakes nobody: not the new reactor in its slot.
+  // The send made before the removal wakes nobody: not the reactor now in its slot.
   EXPECT_EQ(world.dispatch_reactors(), 0u);
   EXPECT_TRUE(world.resource<Log>().runs.empty());
 }
