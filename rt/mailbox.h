@@ -137,8 +137,8 @@ class Inbox {
   // call, so fn may send to this inbox (the event waits for the next drain,
   // and the reactor is woken for the next pass), drain it again (the inner
   // drain takes the rest, and the outer one stops) or move it (the drain
-  // stops). fn must not destroy the inbox itself (remove its reactor from
-  // outside a pass while draining it from outside the reactor).
+  // stops). fn must not destroy the inbox: when draining it from outside
+  // its reactor, fn must not remove that reactor outside a pass.
   //
   // If fn throws, the event it was given is destroyed (consumed), the rest
   // stay queued in order, and the exception propagates; the reactor is
@@ -269,7 +269,8 @@ Address<E> ReactorNotify::address(ReactorToken token, Inbox<E> Ctx::*member) {
 }
 
 template <class E, class Arg>
-[[gnu::always_inline]] inline bool ReactorNotify::deliver(Inbox<E>& inbox, std::uint32_t index, std::uint32_t generation, Arg&& event) {
+[[gnu::always_inline]] inline bool ReactorNotify::deliver(Inbox<E>& inbox, std::uint32_t index,
+                                                          std::uint32_t generation, Arg&& event) {
   if (sent_epoch_[index] == epoch_) return inbox.try_push(std::forward<Arg>(event));  // woken already
   if (dirty_.size() == dirty_.capacity()) [[unlikely]]
     grow_wake_list();  // may throw: nothing has changed yet
@@ -310,6 +311,10 @@ std::size_t ReactorNotify::publish(DataSource src, Inbox<E> Ctx::*member, const 
   // runs user code, which may change this source's subscribers.
   for (std::size_t k = 0; contains(src) && k < sources_[src.index_].subscribers.size(); ++k) {
     const std::uint32_t index = sources_[src.index_].subscribers[k];
+    // Always live, except while ReactorNotify is destroyed: reactors die
+    // then without leaving the lists, and a context's destructor may publish.
+    if (!slab_.is_live(index)) [[unlikely]]
+      continue;
     Ctx* const context = internal::context_cast<Ctx>(slab_.get(index));  // checks the type
     if (context == nullptr) continue;
     Inbox<E>& inbox = context->*member;

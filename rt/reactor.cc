@@ -136,7 +136,9 @@ void ReactorNotify::collect_many() {
   for (const Wake& wake : dirty_) {
     if (wake.kind == Wake::kReactor) {
       // Removed after the send: not run (its generation no longer matches).
-      if (slab_.live(wake.index, wake.generation) && slab_.wake(wake.index, pass_number_)) queue_.push_back(wake.index);
+      if (slab_.live(wake.index, wake.generation) && slab_.wake(wake.index, pass_number_)) {
+        queue_.push_back(wake.index);
+      }
       continue;
     }
     if (!sources_.current(wake.index, wake.generation)) continue;  // removed after it was marked
@@ -187,8 +189,8 @@ std::size_t ReactorNotify::dispatch(World& world) {
 
   slab_.begin_pass();
   // Nothing a reactor can call touches queue_ (spawn, mark, send, publish,
-  // subscribe and remove do not; a nested dispatch throws first), so its bounds stay in
-  // registers across the calls.
+  // subscribe and remove do not; a nested dispatch throws first), so its
+  // bounds stay in registers across the calls.
   const std::uint32_t* const queue = queue_.data();
   const std::size_t size = queue_.size();
   std::size_t ran = 0;

@@ -29,9 +29,8 @@
 // collects the woken reactors into a run queue (stamping each with the pass
 // number, so it is queued once) and clears the wake list, so marks and
 // sends made while the queue runs wait for the next pass; only then does it
-// run the queue. No subscriber
-// list is walked while user code runs, so reactors may subscribe,
-// unsubscribe, spawn and remove freely. See rt/internal/reactor_slab.h for
+// run the queue. No subscriber list is walked while user code runs, so
+// reactors may subscribe, unsubscribe, spawn and remove freely. See rt/internal/reactor_slab.h for
 // the storage.
 #pragma once
 
@@ -290,16 +289,17 @@ class ReactorNotify {
   // Runs one pass: each reactor woken by the marks and sends made before the
   // call runs exactly once, in the order it was first woken (marks and sends
   // in the order they were made, each marked source's subscribers in
-  // subscription order).
-  // Returns how many ran. World::dispatch_reactors() calls this. If a
+  // subscription order). Returns how many ran. World::dispatch_reactors() calls this. If a
   // reactor throws, the exception propagates; removals made so far are
   // applied, and the woken reactors that had not run yet run first in the
   // next pass. Calling it from inside a reactor throws ConfigError.
   std::size_t dispatch(World& world);
 
   // True when marks or sends (or reactors carried over from a pass that
-  // threw) wait for the next pass. `while (rx.pending()) world.dispatch_reactors();`
-  // runs passes until quiet (forever if reactors keep re-marking).
+  // threw) wait for the next pass.
+  //   while (rx.pending()) world.dispatch_reactors();
+  // runs passes until quiet (forever if reactors keep re-marking or sending
+  // to each other).
   bool pending() const noexcept { return !dirty_.empty() || !carried_.empty(); }
   // True while a pass runs.
   bool dispatching() const noexcept { return slab_.in_pass(); }
@@ -375,7 +375,9 @@ class ReactorNotify {
   std::vector<Wake> dirty_;            // marked or sent to since the last pass collected its queue
   std::vector<std::uint32_t> queue_;   // the running pass's woken reactors, in run order
   std::vector<ReactorToken> carried_;  // woken but not run when a reactor threw
-  std::uint64_t epoch_ = 1;            // wake stamp: a source (reactor) is listed iff marked_epoch (sent_epoch_) == epoch_
+  // Wake stamp: a source is on the wake list iff its marked_epoch == epoch_,
+  // a reactor iff its sent_epoch_ == epoch_.
+  std::uint64_t epoch_ = 1;
   std::uint64_t pass_number_ = 0;      // wake stamp, see ReactorSlab::wake
 };
 

@@ -241,4 +241,43 @@ TEST_F(InboxMemoryTest, SelfSendsDuringADrainThenSelfRemovalLeakNothing) {
   EXPECT_EQ(live, 0);
 }
 
+// While the World is destroyed, reactors die in slot order without being
+// unsubscribed first. A context destructor that publishes to a source must
+// skip the subscribers already destroyed (their slots are free, and the
+// slab's last-run pointer may name one of them) and its own reactor.
+TEST_F(InboxMemoryTest, PublishingFromAContextDestructorDuringTeardownSkipsDestroyedSubscribers) {
+  struct Publisher {
+    keel::Inbox<Event> inbox{4};
+    keel::ReactorNotify* rx = nullptr;
+    keel::DataSource src;
+    std::size_t* took = nullptr;
+    Publisher() = default;
+    Publisher(Publisher&& p) noexcept
+        : inbox(std::move(p.inbox)), rx(std::exchange(p.rx, nullptr)), src(p.src), took(p.took) {}
+    ~Publisher() {
+      if (rx != nullptr) *took = rx->publish(src, &Publisher::inbox, Event(7));
+    }
+  };
+  std::size_t took = 99;
+  {
+    keel::World world = keel::WorldBuilder{}.build();
+    auto& rx = world.resource<keel::ReactorNotify>();
+    const keel::DataSource src = rx.register_source();
+    auto run = [](Publisher& p) { p.inbox.drain([](Event& e) { EXPECT_TRUE(e.intact()); }); };
+    const keel::ReactorToken first = rx.spawn(Publisher{}, world.registry(), run).subscribe(src).token();
+    const keel::ReactorToken publisher = rx.spawn(Publisher{}, world.registry(), run).subscribe(src).token();
+    rx.spawn(Publisher{}, world.registry(), run).subscribe(src);
+    Publisher& p = *rx.context<Publisher>(publisher);
+    p.rx = &rx;
+    p.src = src;
+    p.took = &took;
+    // `first` runs last in a pass, so the slab's last-run pointer names it
+    // when teardown destroys it first.
+    ASSERT_EQ(rx.send(rx.address(first, &Publisher::inbox), Event(1)), Delivery::delivered);
+    world.dispatch_reactors();
+  }
+  EXPECT_EQ(took, 1u);  // only the third reactor was still alive
+  EXPECT_EQ(live, 0);
+}
+
 }  // namespace

@@ -382,7 +382,7 @@ TEST(Mailbox, AnAddressGoesStaleWhenItsReactorIsRemovedAlsoAfterTheSlotIsReused)
   const keel::ReactorToken new_book = spawn_book(world, 2);  // reuses the slot
   EXPECT_EQ(rx.send(old_to, Order{3}), Delivery::gone);
   EXPECT_EQ(rx.context<Book>(new_book)->inbox.size(), 0u);
-  // The send made before the removal wakes nobody: not the new reactor in its slot.
+  // The send made before the removal wakes nobody: not the reactor now in its slot.
   EXPECT_EQ(world.dispatch_reactors(), 0u);
   EXPECT_TRUE(world.resource<Log>().runs.empty());
 }
@@ -426,10 +426,11 @@ TEST(Mailbox, AReactorThatRemovesItselfCannotSendToItself) {
   std::vector<Delivery> seen;
   keel::World world = make_world();
   auto& rx = world.resource<keel::ReactorNotify>();
-  const keel::ReactorToken t = rx.spawn(Self{}, world.registry(), [&seen](Self& s, keel::ResMut<keel::ReactorNotify> rx) {
-                                   rx->remove(s.me.reactor());
-                                   seen.push_back(rx->send(s.me, Order{1}));
-                                 }).token();
+  auto remove_then_send = [&seen](Self& s, keel::ResMut<keel::ReactorNotify> rx) {
+    rx->remove(s.me.reactor());
+    seen.push_back(rx->send(s.me, Order{1}));
+  };
+  const keel::ReactorToken t = rx.spawn(Self{}, world.registry(), remove_then_send).token();
   rx.context<Self>(t)->me = rx.address(t, &Self::inbox);
   ASSERT_EQ(rx.send(rx.context<Self>(t)->me, Order{0}), Delivery::delivered);
   EXPECT_EQ(world.dispatch_reactors(), 1u);

@@ -475,7 +475,9 @@ class Harness {
     } else if (r < 74) {
       for (std::uint64_t n = rng_.below(6) + 1; n > 0; --n) mark(pick_source());
     } else if (r < 88) {
-      for (std::uint64_t n = rng_.below(4) + 1; n > 0; --n) send(running_ >= 0 && rng_.percent(30) ? running_ : pick_reactor());
+      for (std::uint64_t n = rng_.below(4) + 1; n > 0; --n) {
+        send(running_ >= 0 && rng_.percent(30) ? running_ : pick_reactor());  // itself, now and then
+      }
     } else if (r < 93) {
       publish(pick_source());
     } else {
