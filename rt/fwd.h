@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 namespace keel {
 
@@ -57,7 +58,7 @@ template <class E>
 class Broadcast;
 class BroadcastToken;
 
-// Systems and reactors (system.h, scheduler.h, reactor.h).
+// Systems and reactors (system.h, scheduler.h, reactor.h, mailbox.h).
 template <class F>
 class System;
 class SystemId;
@@ -68,6 +69,11 @@ using ReactorToken = internal::Handle<internal::ReactorTokenTag>;
 class ReactorNotify;
 template <class Key>
 class SourceRegistry;
+template <class E>
+class Inbox;
+template <class E>
+class Address;
+enum class Delivery : std::uint8_t;
 
 // Drivers (uring.h, timer.h, signal.h).
 class Uring;
