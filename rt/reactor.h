@@ -113,10 +113,24 @@ namespace internal {
 // non-parameter is reported as NotAKeelParameter.
 struct ReactorHasNoEvent {};
 
+// A handler (a type with event_type, or a pointer to one) given to spawn():
+// reactors have no event, so the usual "cannot read" message would mislead.
+template <class F>
+struct LooksLikeHandler : std::bool_constant<requires { typename F::event_type; }> {};
+template <class F>
+struct LooksLikeHandler<F*> : LooksLikeHandler<F> {};
+template <class F, class D>
+struct LooksLikeHandler<std::unique_ptr<F, D>> : LooksLikeHandler<F> {};
+
 template <class F>
 struct ReactorShape {
   using Sig = Signature<std::remove_cvref_t<F>>;
-  static_assert(Sig::known,
+  static constexpr bool is_handler = LooksLikeHandler<std::remove_cvref_t<F>>::value;
+  static_assert(!is_handler,
+                "keel: spawn() takes a reactor function, fn(Context&, keel parameters...), not a handler: a reactor "
+                "has no event. To hand events to a reactor, give its context a keel::Inbox<E> and send to it "
+                "(ReactorNotify::send, rt/mailbox.h).");
+  static_assert(Sig::known || is_handler,
                 "keel: cannot read this reactor's parameter list (a generic lambda with auto parameters?); "
                 "spell out its parameter types.");
   using Args = typename std::conditional_t<Sig::known, Sig, SignatureOf<void, int&>>::Args;
