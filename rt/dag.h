@@ -258,8 +258,10 @@ struct Join {
 
 // Runs one of two arms, chosen by the predicate F. As a diagnostic's step,
 // Route<F> without arms names the predicate.
-template <class F, class ArmTrue = void, class ArmFalse = void>
-struct Route {
+template <class F, class... Arms>
+struct Route;
+template <class F, class ArmTrue, class ArmFalse>
+struct Route<F, ArmTrue, ArmFalse> {
   Step<F> predicate;
   ArmTrue on_true;
   ArmFalse on_false;
@@ -399,7 +401,7 @@ auto PipelineBuilder<In, Chain, Out, Splat>::route(Pred&& pred, ArmTrue&& arm_tr
   using V = std::remove_cvref_t<Out>;
   if constexpr (!internal::chain_continues<Out, internal::Route<P>>()) {
     return extend(internal::Skipped{});
-  } else if constexpr (!internal::predicate_takes_passed<internal::Route<P>, false, const V&, P>()) {
+  } else if constexpr (!internal::predicate_takes<internal::Route<P>, false, const V&, P>()) {
     return extend(internal::Skipped{});
   } else {
     auto predicate = internal::make_step(*registry_, std::forward<Pred>(pred), internal::callable_name(pred, site));
