@@ -316,6 +316,22 @@ struct Skipped {
   }
 };
 
+// The link of a Skipped step runs nothing before it, so that a chain with a
+// mistake type-checks whatever came before (a step returning void included).
+template <class Prev>
+struct Link<Prev, Skipped> {
+  [[no_unique_address]] Prev prev;
+  [[no_unique_address]] Skipped op;
+  template <class In>
+  Unchecked run(World&, In&&) {
+    return {};
+  }
+  template <class In, class Next>
+  void run_into(World&, In&&, Next& next) {
+    next(Unchecked{});
+  }
+};
+
 template <class Op, class X>
 auto apply_lifted(Op& op, World& world, X&& x) {
   using D = Decayed<X>;

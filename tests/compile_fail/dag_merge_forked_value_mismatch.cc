@@ -22,7 +22,8 @@ Mid update_mid(const Tick& t) { return Mid{(t.bid + t.ask) / 2}; }
 Vol update_vol(const Tick& t) { return Vol{t.ask - t.bid}; }
 double compute_fair(const Quote& q, const Mid& m, const Vol& v) { return q.px + m.value + v.value; }
 
-void build(const keel::Registry& registry) {
+void build(keel::World& world) {
+  const keel::Registry& registry = world.registry();
   auto d = keel::dag<Tick>(registry)
                .root([](const Tick& t) { return t; })
                .fork()
@@ -30,5 +31,5 @@ void build(const keel::Registry& registry) {
                .arm([](auto b) { return b.then(update_vol); })
                .merge(compute_fair)
                .build();
-  (void)d;
+  d.run(world, Tick{});
 }

@@ -14,12 +14,13 @@ struct Quote {
 
 bool is_tight(const Quote& q) { return q.px > 0; }
 
-void build(const keel::Registry& registry) {
+void build(keel::World& world) {
+  const keel::Registry& registry = world.registry();
   auto d = keel::dag<Tick>(registry)
                .root([](const Tick& t) { return t; })
                .route(is_tight, [](auto tight) { return tight.then([](const Tick& t) { return t.bid; }); },
                       [](auto wide) { return wide.then([](const Tick& t) { return t.ask; }); })
                .then([](double px) { (void)px; })
                .build();
-  (void)d;
+  d.run(world, Tick{});
 }

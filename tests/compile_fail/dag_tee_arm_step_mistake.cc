@@ -11,7 +11,8 @@ struct Tape {
   int ticks = 0;
 };
 
-void build(const keel::Registry& registry) {
+void build(keel::World& world) {
+  const keel::Registry& registry = world.registry();
   auto d = keel::dag<Tick>(registry)
                .root([](const Tick& t) { return t; })
                .tee([](auto side) {
@@ -19,5 +20,5 @@ void build(const keel::Registry& registry) {
                })
                .then([](Tick t) { (void)t; })
                .build();
-  (void)d;
+  d.run(world, Tick{});
 }

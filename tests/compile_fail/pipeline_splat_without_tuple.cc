@@ -2,7 +2,8 @@
 // elements to spread. Expected: the splat static_assert naming the type.
 #include "rt/pipeline.h"
 
-void build(const keel::Registry& registry) {
+void build(keel::World& world) {
+  const keel::Registry& registry = world.registry();
   auto p = keel::pipeline<int>(registry).then([](int x) { return x + 1; }).splat().then([](int x) { (void)x; }).build();
-  (void)p;
+  p.run(world, 1);
 }

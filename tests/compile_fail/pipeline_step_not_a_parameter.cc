@@ -39,7 +39,8 @@ std::expected<Order, Reject> check_risk(keel::Res<Limits> limits, Order o) {
 }
 void log_reject(Reject why) { (void)why; }
 
-void build(const keel::Registry& registry) {
+void build(keel::World& world) {
+  const keel::Registry& registry = world.registry();
   auto p = keel::pipeline<RawMsg>(registry)
                .then(decode)
                .filter(is_tradable)
@@ -48,5 +49,5 @@ void build(const keel::Registry& registry) {
                .on_error(log_reject)
                .map([](int extra, const Order& o) { (void)(extra + o.qty); })
                .build();
-  (void)p;
+  p.run(world, RawMsg{});
 }

@@ -5,11 +5,12 @@
 
 #include "rt/pipeline.h"
 
-void build(const keel::Registry& registry) {
+void build(keel::World& world) {
+  const keel::Registry& registry = world.registry();
   auto p = keel::pipeline<int>(registry)
                .then([](int x) { return std::tuple(x, 2 * x, 0.5); })
                .splat()
                .then([](int a, int b) { (void)(a + b); })
                .build();
-  (void)p;
+  p.run(world, 1);
 }
