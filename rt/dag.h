@@ -1,6 +1,7 @@
 // DAGs: pipelines that fan out and merge. A fork's arms each read the fork
 // value by const&, run their own chain of steps, and a merge step combines
-// their outputs. The topology lives in the types: no allocation, no virtual
+// their outputs, in arm order, optionally preceded by the fork value itself
+// (const V&). The topology lives in the types: no allocation, no virtual
 // call, everything inlinable.
 //
 //   auto d = keel::dag<Tick>(reg).root(decode)

@@ -12,7 +12,8 @@
 // Each step may take keel parameters before its input, like a handler; they
 // are resolved when the step is added. A step whose input does not match
 // the previous output, or a combinator that does not apply (map on a plain
-// value, on_error without std::expected), is a compile-time error. For
+// value, on_error without std::expected), is one static_assert at the line
+// of the step, naming the step, the type and its position. For
 // guaranteed inlining pass lambdas or keel::fn<&f> rather than function
 // pointers. build_batch(n) gives a pipeline that owns an input buffer
 // (rt/batch_pipeline.h).
