@@ -48,9 +48,10 @@ struct CallbackShape {
   // The function has a readable context parameter, so Context means something.
   static constexpr bool has_context = Sig::known && Read::size >= 2;
   static constexpr bool ok = has_context && context_by_reference && CheckHandlerParams<Params, Event>::value;
-  // Empty for a rejected function, so that naming it adds no error.
-  using ParamSet =
-      typename std::conditional_t<ok, ParamSetFor<Params>, std::type_identity<internal::ParamSet<>>>::type;
+  // Empty for a list that is not all keel parameters, so that naming it
+  // adds no error (and no line to the backtrace of the one reported).
+  using ParamSet = typename std::conditional_t<AllParams<Params>::value, ParamSetFor<Params>,
+                                               std::type_identity<internal::ParamSet<>>>::type;
 };
 
 template <class Context, class F, class Event, class Params>

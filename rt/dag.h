@@ -380,7 +380,7 @@ auto dag(const Registry& registry, std::source_location site = std::source_locat
 template <class In, class Chain, class Out, bool Splat>
 template <class F>
 auto PipelineBuilder<In, Chain, Out, Splat>::root(F&& fn, std::source_location site) {
-  return extend(internal::add_step<internal::StepOp<internal::Then, std::decay_t<F>, Splat>, Out>(*registry_, std::forward<F>(fn), site));
+  return extend(internal::add_step<StepOf<internal::Then, F>, Out>(*registry_, std::forward<F>(fn), site));
 }
 
 template <class In, class Chain, class Out, bool Splat>

@@ -14,8 +14,9 @@
 // rt/internal/step.h.
 //
 // Compile-time checks: each operation has a static check<X>() saying
-// whether it applies to a chain carrying X, with what it passes its step
-// (passes<X>); add_step() and add_op() run it before the operation is
+// whether it applies to a chain carrying X and whether its function takes
+// what it is passed (ValuePassed<X>, ErrorPassed<X>, ... mirror the calls in
+// its apply()); add_step() and add_op() run it before the operation is
 // built, so a mistake is reported where the user wrote the step, by one
 // static_assert, and the operation becomes Skipped. An operation's name is
 // what diagnostics print for the step, so it is kept short: the function's
