@@ -57,7 +57,8 @@ Vol update_vol(const Tick& t) {
   return Vol{imbalance * (t.ask - t.bid) / 2};
 }
 
-// The merge step: one input per arm, in arm order, after its parameters.
+// The merge step: one input per arm, in arm order, after its parameters
+// (optionally preceded by the fork value, section 2).
 Fair compute_fair(keel::Res<Skew> skew, const Mid& mid, const Vol& vol) {
   return Fair{(mid.px + vol.px) * (1 + skew->bps / 10'000)};
 }
@@ -87,6 +88,20 @@ int main() {
   std::cout << "2. fair:";
   for (double px : world.resource<Quotes>().fair) std::cout << " " << px;
   std::cout << "\n";  // 2. fair: 101.5 100.5
+
+  // A merge function may take the fork value first: one argument more than
+  // there are arms. Here the fair value's edge over the tick's bid.
+  auto edge = keel::dag<Tick>(reg)
+                  .root(decode)
+                  .fork()
+                  .arm([](auto a) { return a.then(update_mid); })
+                  .arm([](auto b) { return b.then(update_vol); })
+                  .merge([](const Tick& t, const Mid& mid, const Vol& vol) {  // the fork value, then arm 1, arm 2
+                    return Fair{mid.px + vol.px - t.bid};
+                  })
+                  .then([](Fair f) { std::cout << "2. edge over the bid " << f.px << "\n"; })
+                  .build();
+  edge.run(world, Tick{.bid = 100, .ask = 102, .bid_qty = 30, .ask_qty = 10});  // 2. edge over the bid 1.5
 
   // --- 3. combinators inside arms -------------------------------------------------------
   // Arm 1 keeps only uncrossed ticks (an optional); arm 2 may fail (an

@@ -28,19 +28,30 @@ struct CallbackShape {
   static_assert(Sig::known,
                 "keel: cannot read this callable's parameter list (a generic lambda with auto parameters?); "
                 "spell out its parameter types.");
-  using Args = typename Sig::Args;
-  static_assert(Args::size >= 2,
+  // An unreadable callable, or one with fewer than two parameters, stands in
+  // as a function of (int&, int) once its static_assert has fired, so that
+  // the assertion is the only error.
+  using Read = typename std::conditional_t<Sig::known, Sig, SignatureOf<void, int&, int>>::Args;
+  static_assert(Read::size >= 2,
                 "keel: a callback function takes (Context&, keel parameters..., Event): at least a context and "
                 "an event.");
+  using Args = std::conditional_t<(Read::size >= 2), Read, TypeList<int&, int>>;
   using ContextArg = typename First<Args>::type;
-  static_assert(std::is_lvalue_reference_v<ContextArg> && !std::is_const_v<std::remove_reference_t<ContextArg>>,
+  static constexpr bool context_by_reference =
+      std::is_lvalue_reference_v<ContextArg> && !std::is_const_v<std::remove_reference_t<ContextArg>>;
+  static_assert(context_by_reference,
                 "keel: a callback's first parameter is its context, taken by non-const reference (Context&).");
   using Context = std::remove_cvref_t<ContextArg>;
   using Rest = typename First<Args>::rest;
   using Event = typename Last<Rest>::type;
   using Params = DropLast<Rest>;
-  static constexpr bool ok = CheckHandlerParams<Params, Event>::value;
-  using ParamSet = typename ParamSetFor<Params>::type;
+  // The function has a readable context parameter, so Context means something.
+  static constexpr bool has_context = Sig::known && Read::size >= 2;
+  static constexpr bool ok = has_context && context_by_reference && CheckHandlerParams<Params, Event>::value;
+  // Empty for a list that is not all keel parameters, so that naming it
+  // adds no error (and no line to the backtrace of the one reported).
+  using ParamSet = typename std::conditional_t<AllParams<Params>::value, ParamSetFor<Params>,
+                                               std::type_identity<internal::ParamSet<>>>::type;
 };
 
 template <class Context, class F, class Event, class Params>
@@ -83,9 +94,10 @@ template <class Context, class F>
 auto callback(Context&& context, const Registry& registry, F&& fn,
               std::source_location site = std::source_location::current()) {
   using Shape = internal::CallbackShape<F>;
-  static_assert(std::is_constructible_v<typename Shape::Context, Context&&>,
+  constexpr bool context_fits = !Shape::has_context || std::is_constructible_v<typename Shape::Context, Context&&>;
+  static_assert(context_fits,
                 "keel: the context given to callback() cannot initialise the function's first parameter.");
-  if constexpr (!Shape::ok) {
+  if constexpr (!Shape::ok || !context_fits) {
     return internal::RejectedHandler<typename Shape::Event>{};  // a static_assert has explained the problem
   } else {
     const std::string_view name = internal::callable_name(fn, site);

@@ -1,6 +1,7 @@
 // DAGs: pipelines that fan out and merge. A fork's arms each read the fork
 // value by const&, run their own chain of steps, and a merge step combines
-// their outputs. The topology lives in the types: no allocation, no virtual
+// their outputs, in arm order, optionally preceded by the fork value itself
+// (const V&). The topology lives in the types: no allocation, no virtual
 // call, everything inlinable.
 //
 //   auto d = keel::dag<Tick>(reg).root(decode)
@@ -258,8 +259,10 @@ struct Join {
 
 // Runs one of two arms, chosen by the predicate F. As a diagnostic's step,
 // Route<F> without arms names the predicate.
-template <class F, class ArmTrue = void, class ArmFalse = void>
-struct Route {
+template <class F, class... Arms>
+struct Route;
+template <class F, class ArmTrue, class ArmFalse>
+struct Route<F, ArmTrue, ArmFalse> {
   Step<F> predicate;
   ArmTrue on_true;
   ArmFalse on_false;
@@ -377,7 +380,7 @@ auto dag(const Registry& registry, std::source_location site = std::source_locat
 template <class In, class Chain, class Out, bool Splat>
 template <class F>
 auto PipelineBuilder<In, Chain, Out, Splat>::root(F&& fn, std::source_location site) {
-  return extend(internal::add_step<internal::StepOp<internal::Then, std::decay_t<F>, Splat>, Out>(*registry_, std::forward<F>(fn), site));
+  return extend(internal::add_step<StepOf<internal::Then, F>, Out>(*registry_, std::forward<F>(fn), site));
 }
 
 template <class In, class Chain, class Out, bool Splat>
@@ -399,7 +402,7 @@ auto PipelineBuilder<In, Chain, Out, Splat>::route(Pred&& pred, ArmTrue&& arm_tr
   using V = std::remove_cvref_t<Out>;
   if constexpr (!internal::chain_continues<Out, internal::Route<P>>()) {
     return extend(internal::Skipped{});
-  } else if constexpr (!internal::predicate_takes_passed<internal::Route<P>, false, const V&, P>()) {
+  } else if constexpr (!internal::predicate_takes<internal::Route<P>, false, const V&, P>()) {
     return extend(internal::Skipped{});
   } else {
     auto predicate = internal::make_step(*registry_, std::forward<Pred>(pred), internal::callable_name(pred, site));

@@ -127,9 +127,10 @@ struct HandlerShape {
                 "keel parameter; a function of parameters only is a system or a startup function.");
   static constexpr bool ok =
       Sig::known && CheckHandlerParams<Params, Event>::value && !Param<std::remove_cvref_t<Event>>;
-  // Empty for a rejected function, so that naming it adds no error.
-  using ParamSet =
-      typename std::conditional_t<ok, ParamSetFor<Params>, std::type_identity<internal::ParamSet<>>>::type;
+  // Empty for a list that is not all keel parameters, so that naming it
+  // adds no error (and no line to the backtrace of the one reported).
+  using ParamSet = typename std::conditional_t<AllParams<Params>::value, ParamSetFor<Params>,
+                                               std::type_identity<internal::ParamSet<>>>::type;
 };
 
 // What handler() returns for a function its static_asserts have rejected:

@@ -12,7 +12,8 @@
 // Each step may take keel parameters before its input, like a handler; they
 // are resolved when the step is added. A step whose input does not match
 // the previous output, or a combinator that does not apply (map on a plain
-// value, on_error without std::expected), is a compile-time error. For
+// value, on_error without std::expected), is one static_assert at the line
+// of the step, naming the step, the type and its position. For
 // guaranteed inlining pass lambdas or keel::fn<&f> rather than function
 // pointers. build_batch(n) gives a pipeline that owns an input buffer
 // (rt/batch_pipeline.h).
@@ -104,34 +105,31 @@ class PipelineBuilder {
   // pipeline) is the new output.
   template <class F>
   auto then(F&& fn, std::source_location site = std::source_location::current()) {
-    return extend(internal::add_step<internal::StepOp<internal::Then, std::decay_t<F>, Splat>, Out>(*registry_, std::forward<F>(fn), site));
+    return extend(internal::add_step<StepOf<internal::Then, F>, Out>(*registry_, std::forward<F>(fn), site));
   }
 
   // optional<T> -> optional<U>, expected<T, E> -> expected<U, E>: fn(params..., T) runs for values only.
   template <class F>
   auto map(F&& fn, std::source_location site = std::source_location::current()) {
-    return extend(internal::add_step<internal::StepOp<internal::Map, std::decay_t<F>, Splat>, Out>(*registry_, std::forward<F>(fn), site));
+    return extend(internal::add_step<StepOf<internal::Map, F>, Out>(*registry_, std::forward<F>(fn), site));
   }
 
   // Keeps the value when pred(params..., const T&) is true.
   template <class F>
   auto filter(F&& pred, std::source_location site = std::source_location::current()) {
-    return extend(
-        internal::add_step<internal::StepOp<internal::Filter, std::decay_t<F>, Splat>, Out>(*registry_, std::forward<F>(pred), site));
+    return extend(internal::add_step<StepOf<internal::Filter, F>, Out>(*registry_, std::forward<F>(pred), site));
   }
 
   // optional<T> -> fn(T) -> optional<U>; expected<T, E> -> fn(T) -> expected<U, E>.
   template <class F>
   auto and_then(F&& fn, std::source_location site = std::source_location::current()) {
-    return extend(
-        internal::add_step<internal::StepOp<internal::AndThen, std::decay_t<F>, Splat>, Out>(*registry_, std::forward<F>(fn), site));
+    return extend(internal::add_step<StepOf<internal::AndThen, F>, Out>(*registry_, std::forward<F>(fn), site));
   }
 
   // Looks at the value (const T&) of an optional or expected; passes it on.
   template <class F>
   auto inspect(F&& fn, std::source_location site = std::source_location::current()) {
-    return extend(
-        internal::add_step<internal::StepOp<internal::Inspect, std::decay_t<F>, Splat>, Out>(*registry_, std::forward<F>(fn), site));
+    return extend(internal::add_step<StepOf<internal::Inspect, F>, Out>(*registry_, std::forward<F>(fn), site));
   }
 
   // Calls fn(params...) when an optional is empty; passes it on.
@@ -173,8 +171,8 @@ class PipelineBuilder {
   // Looks at the error (const E&) of an expected; passes it on.
   template <class F>
   auto inspect_error(F&& fn, std::source_location site = std::source_location::current()) {
-    return extend(
-        internal::add_step<internal::InspectError<std::decay_t<F>>, Out>(*registry_, std::forward<F>(fn), site));
+    using Op = internal::InspectError<std::decay_t<F>>;
+    return extend(internal::add_step<Op, Out>(*registry_, std::forward<F>(fn), site));
   }
 
   // expected<T, E> -> optional<T>, dropping the error.
@@ -183,14 +181,13 @@ class PipelineBuilder {
   // Looks at whatever the chain carries (const&); passes it on.
   template <class F>
   auto tap(F&& fn, std::source_location site = std::source_location::current()) {
-    return extend(internal::add_step<internal::StepOp<internal::Tap, std::decay_t<F>, Splat>, Out>(*registry_, std::forward<F>(fn), site));
+    return extend(internal::add_step<StepOf<internal::Tap, F>, Out>(*registry_, std::forward<F>(fn), site));
   }
 
   // T -> optional<T>: keeps the value when pred(params..., const T&) holds.
   template <class F>
   auto guard(F&& pred, std::source_location site = std::source_location::current()) {
-    return extend(
-        internal::add_step<internal::StepOp<internal::Guard, std::decay_t<F>, Splat>, Out>(*registry_, std::forward<F>(pred), site));
+    return extend(internal::add_step<StepOf<internal::Guard, F>, Out>(*registry_, std::forward<F>(pred), site));
   }
 
   // T (or optional<T>) -> optional<T>: drops a value equal to the previous one passed on.
@@ -252,6 +249,11 @@ class PipelineBuilder {
   friend class PipelineBuilder;
   template <class, class, class, class...>
   friend class ForkBuilder;
+
+  // The operation of a step-taking combinator for function F; after
+  // splat(), one that spreads the tuple over F's inputs.
+  template <template <class, class...> class Op, class F>
+  using StepOf = internal::StepOp<Op, std::decay_t<F>, Splat>;
 
   // A builder for an arm reading this chain's value by const&.
   template <class V>

@@ -35,18 +35,30 @@ def _shell_quote(s):
     """Quotes one argument for sh_test `args`, which Bazel expands for $(...) and splits like a shell."""
     return "'" + s.replace("$", "$$").replace("'", "'\\''") + "'"
 
-def keel_compile_fail_test(name, src, expect, deps = [], tags = []):
+# Every compile-fail test holds the compiler's whole output to this many
+# bytes: a Keel mistake is one static_assert whose backtrace names short
+# types, and a page of follow-on errors or of nested chain types fails the
+# test. Raise it for one test only, with a comment saying why.
+KEEL_COMPILE_FAIL_MAX_BYTES = 4096
+
+def keel_compile_fail_test(name, src, expect, deps = [], tags = [], max_bytes = KEEL_COMPILE_FAIL_MAX_BYTES, one_error = True):
     """Compiles `src` and passes only if compilation fails with `expect` in the output.
 
     `expect` is a list of fixed strings; each must appear in the compiler's
-    diagnostics. `deps` are the header filegroups the snippet includes.
+    diagnostics. The whole output must be at most `max_bytes` bytes and,
+    with `one_error`, hold exactly one "error:" line (the static_assert,
+    with nothing after it). `deps` are the header filegroups the snippet
+    includes.
     """
     if not expect:
         fail("keel_compile_fail_test(%s): `expect` must name at least one string" % name)
+    limits = ["--max-bytes=%d" % max_bytes]
+    if one_error:
+        limits.append("--one-error")
     native.sh_test(
         name = name,
         srcs = ["//tests/compile_fail:compile_fail.sh"],
-        args = ["$(location %s)" % src] + [_shell_quote(e) for e in expect],
+        args = limits + ["$(location %s)" % src] + [_shell_quote(e) for e in expect],
         data = [src] + deps,
         size = "small",
         tags = tags + ["compile_fail"],
@@ -68,15 +80,21 @@ def keel_compile_ok_test(name, src, deps = [], tags = []):
         tags = tags + ["compile_fail"],
     )
 
-def keel_compile_fail_tests(tests, ok = None, deps = [], tags = []):
+def keel_compile_fail_tests(tests, ok = None, deps = [], tags = [], max_bytes = {}, several_errors = []):
     """One keel_compile_fail_test per entry of `tests`: `<stem>.cc` -> `<stem>_test`.
 
     `tests` maps a snippet's file stem to its `expect` list, so a family of
     mistakes reads as one table. `ok`, a stem too, adds the family's positive
     control: a keel_compile_ok_test of `<ok>.cc` named `<ok>_test`.
+    `max_bytes` maps a stem to its own output limit and `several_errors`
+    lists stems that may give more than one "error:" line; each such
+    exception needs a comment in the table saying why.
     """
     if ok != None:
         keel_compile_ok_test(name = ok + "_test", src = ok + ".cc", deps = deps, tags = tags)
+    for stem in max_bytes.keys() + several_errors:
+        if stem not in tests:
+            fail("keel_compile_fail_tests: '%s' has a limit of its own but no test" % stem)
     for stem, expect in tests.items():
         keel_compile_fail_test(
             name = stem + "_test",
@@ -84,6 +102,8 @@ def keel_compile_fail_tests(tests, ok = None, deps = [], tags = []):
             expect = expect,
             deps = deps,
             tags = tags,
+            max_bytes = max_bytes.get(stem, KEEL_COMPILE_FAIL_MAX_BYTES),
+            one_error = stem not in several_errors,
         )
 
 # --- Examples (//examples) -----------------------------------------------------

@@ -14,8 +14,9 @@
 // rt/internal/step.h.
 //
 // Compile-time checks: each operation has a static check<X>() saying
-// whether it applies to a chain carrying X, with what it passes its step
-// (passes<X>); add_step() and add_op() run it before the operation is
+// whether it applies to a chain carrying X and whether its function takes
+// what it is passed (ValuePassed<X>, ErrorPassed<X>, ... mirror the calls in
+// its apply()); add_step() and add_op() run it before the operation is
 // built, so a mistake is reported where the user wrote the step, by one
 // static_assert, and the operation becomes Skipped. An operation's name is
 // what diagnostics print for the step, so it is kept short: the function's
@@ -100,14 +101,21 @@ template <class X>
 using ErrorLookedAt = typename LookedAtImpl<ErrorPassed<X>>::type;
 
 // What a step receives for one passed value P: P, or after splat() the
-// tuple's elements.
-template <bool Splat, class P>
+// tuple's elements. A splat() of something else is NotATuple<P>, which
+// step_takes() below reports.
+template <class P>
+struct NotATuple {};
+template <bool Splat, class P, bool = Splat && !is_tuple<P>>
 struct PassedAsImpl {
   using type = TypeList<P>;
 };
 template <class P>
-struct PassedAsImpl<true, P> {
+struct PassedAsImpl<true, P, false> {
   using type = TupleItems<P>;
+};
+template <bool Splat, class P>
+struct PassedAsImpl<Splat, P, true> {
+  using type = NotATuple<P>;
 };
 template <bool Splat, class P>
 using PassedAs = typename PassedAsImpl<Splat, P>::type;
@@ -229,21 +237,16 @@ struct DispatchedHandlerDoesNotTakeTheValue {
   static constexpr bool ok = false;
 };
 
-// The shared check of a step-taking operation: splat() before it needs a
-// tuple, and the function takes keel parameters and then what is passed.
-template <class Op, bool Splat, class P, class F>
-constexpr bool step_takes_passed() {
-  if constexpr (Splat && !is_tuple<P>) {
-    return SplatNeedsATuple<Decayed<P>, Op>::ok;
-  } else {
-    return step_takes<Op, F>(PassedAs<Splat, P>{});
-  }
+// A step after splat() on a chain that holds no tuple.
+template <class Step, class F, class P>
+constexpr bool step_takes(NotATuple<P>) {
+  return SplatNeedsATuple<Decayed<P>, Step>::ok;
 }
 
-// A predicate: as above, and it returns something that tests as a bool.
+// A predicate: a step that returns something that tests as a bool.
 template <class Op, bool Splat, class P, class F>
-constexpr bool predicate_takes_passed() {
-  if constexpr (!step_takes_passed<Op, Splat, P, F>()) {
+constexpr bool predicate_takes() {
+  if constexpr (!step_takes<Op, F>(PassedAs<Splat, P>{})) {
     return false;
   } else if constexpr (using R = StepResult<Step<F>, PassedAs<Splat, P>>; !std::is_constructible_v<bool, R>) {
     return PredicateMustReturnBool<R, Op>::ok;
@@ -311,6 +314,22 @@ struct Skipped {
   template <class X>
   Unchecked apply(World&, X&&) {
     return {};
+  }
+};
+
+// The link of a Skipped step runs nothing before it, so that a chain with a
+// mistake type-checks whatever came before (a step returning void included).
+template <class Prev>
+struct Link<Prev, Skipped> {
+  [[no_unique_address]] Prev prev;
+  [[no_unique_address]] Skipped op;
+  template <class In>
+  Unchecked run(World&, In&&) {
+    return {};
+  }
+  template <class In, class Next>
+  void run_into(World&, In&&, Next& next) {
+    next(Unchecked{});
   }
 };
 
@@ -393,7 +412,7 @@ struct Then {
   Step<F> step;
   template <class X>
   static constexpr bool check() {
-    return step_takes_passed<Then, kSplat, AsPassed<X&&>, F>();
+    return step_takes<Then, F>(PassedAs<kSplat, AsPassed<X&&>>{});
   }
   template <class X>
   decltype(auto) apply(World& world, X&& x) {
@@ -416,7 +435,7 @@ struct Map {
     if constexpr (!has_value_or_error<X>) {
       return MapNeedsOptionalOrExpected<Decayed<X>, Map>::ok;
     } else {
-      return step_takes_passed<Map, kSplat, ValuePassed<X>, F>();
+      return step_takes<Map, F>(PassedAs<kSplat, ValuePassed<X>>{});
     }
   }
   template <class X>
@@ -462,9 +481,9 @@ struct Filter {
   template <class X>
   static constexpr bool check() {
     if constexpr (has_value_or_error<X>) {
-      return predicate_takes_passed<Filter, kSplat, ValueLookedAt<X>, F>();
+      return predicate_takes<Filter, kSplat, ValueLookedAt<X>, F>();
     } else {
-      return predicate_takes_passed<Filter, kSplat, const Decayed<X>&, F>();
+      return predicate_takes<Filter, kSplat, const Decayed<X>&, F>();
     }
   }
   template <class X>
@@ -514,7 +533,7 @@ struct AndThen {
   static constexpr bool check() {
     if constexpr (!has_value_or_error<X>) {
       return NeedsOptionalOrExpected<Decayed<X>, AndThen>::ok;
-    } else if constexpr (!step_takes_passed<AndThen, kSplat, ValuePassed<X>, F>()) {
+    } else if constexpr (!step_takes<AndThen, F>(PassedAs<kSplat, ValuePassed<X>>{})) {
       return false;
     } else {
       using L = Decayed<Lifted<X>>;
@@ -555,7 +574,7 @@ struct Inspect {
     if constexpr (!has_value_or_error<X>) {
       return NeedsOptionalOrExpected<Decayed<X>, Inspect>::ok;
     } else {
-      return step_takes_passed<Inspect, kSplat, ValueLookedAt<X>, F>();
+      return step_takes<Inspect, F>(PassedAs<kSplat, ValueLookedAt<X>>{});
     }
   }
   template <class X>
@@ -767,7 +786,7 @@ struct Tap {
   Step<F> step;
   template <class X>
   static constexpr bool check() {
-    return step_takes_passed<Tap, kSplat, const Decayed<X>&, F>();
+    return step_takes<Tap, F>(PassedAs<kSplat, const Decayed<X>&>{});
   }
   template <class X>
   PassThrough<X&&> apply(World& world, X&& x) {
@@ -782,7 +801,7 @@ struct Guard {
   Step<F> step;
   template <class X>
   static constexpr bool check() {
-    return predicate_takes_passed<Guard, kSplat, const Decayed<X>&, F>();
+    return predicate_takes<Guard, kSplat, const Decayed<X>&, F>();
   }
   template <class X>
   auto apply(World& world, X&& x) {

@@ -17,7 +17,8 @@ Mid update_mid(const Tick& t) { return Mid{(t.bid + t.ask) / 2}; }
 Vol update_vol(const Tick& t) { return Vol{t.ask - t.bid}; }
 double compute_fair(const Mid& a, const Mid& b) { return a.value + b.value; }
 
-void build(const keel::Registry& registry) {
+void build(keel::World& world) {
+  const keel::Registry& registry = world.registry();
   auto d = keel::dag<Tick>(registry)
                .root([](const Tick& t) { return t; })
                .fork()
@@ -26,5 +27,5 @@ void build(const keel::Registry& registry) {
                .merge(compute_fair)
                .then([](double fair) { (void)fair; })
                .build();
-  (void)d;
+  d.run(world, Tick{});
 }

@@ -1,5 +1,6 @@
 // Must not compile: the event comes before a keel parameter. Expected: the
-// "event must be the last parameter" static_assert, naming Quote.
+// "event must be the last parameter" static_assert, naming Quote, and no
+// error after it where the rejected handler is used.
 #include "rt/handler.h"
 
 struct Book {
@@ -11,4 +12,7 @@ struct Quote {
 
 void on_quote(const Quote& q, keel::ResMut<Book> book) { book->orders += q.price; }
 
-void build(const keel::Registry& registry) { keel::handler(registry, on_quote); }
+void build(keel::World& world) {
+  auto h = keel::handler(world.registry(), on_quote);
+  h.run(world, Quote{});
+}

@@ -9,6 +9,7 @@
 #include "rt/fan_out.h"
 #include "rt/handler.h"
 #include "rt/inline_handler.h"
+#include "rt/mailbox.h"
 #include "rt/pipeline.h"
 #include "rt/reactor.h"
 #include "rt/scheduler.h"

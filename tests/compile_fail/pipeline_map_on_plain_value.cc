@@ -7,11 +7,12 @@ struct Quote {
   int px = 0;
 };
 
-void build(const keel::Registry& registry) {
+void build(keel::World& world) {
+  const keel::Registry& registry = world.registry();
   auto p = keel::pipeline<Quote>(registry)
                .then([](const Quote& q) { return q.px; })
                .map([](int px) { return px * 2; })
                .then([](int doubled) { (void)doubled; })
                .build();
-  (void)p;
+  p.run(world, Quote{});
 }

@@ -1,5 +1,6 @@
 // Tests for rt/dag.h: keel::dag<In>(registry) with fork/arm/merge (2, 3 and 4
-// arms), join, route and tee; arms reading the fork value by const&; the
+// arms, and merges that take the fork value first), join, route and tee;
+// arms reading the fork value by const&; the
 // optional/expected combinators inside arms; the built DAG as a handler.
 #include "rt/dag.h"
 
@@ -183,6 +184,144 @@ TEST(DagMerge, AMergeFunctionMayTakeTheForkValuePassedThroughAnArm) {
   d.run(world, 4);
   EXPECT_EQ(seen, 45);
   EXPECT_EQ(counts.copies, 0);
+}
+
+// merge(fn) reads its form from the number of arguments after the keel
+// parameters: one per arm takes the arms' outputs; one more takes the fork
+// value first, by const&, as the arms see it.
+TEST(DagMergeForked, TheMergeFunctionSeesTheForkValueBeforeTheArmsOutputs) {
+  keel::World world = make_world();
+  using namespace dag_test;
+  std::vector<double> out;
+  auto d = keel::dag<Tick>(world.registry())
+               .root(decode)
+               .fork()
+               .arm([](auto a) { return a.then(update_mid); })
+               .arm([](auto b) { return b.then(update_spread); })
+               .merge([&](const Tick& t, const Mid& m, const Spread& s) { out = {t.bid, t.ask, m.value, s.value}; })
+               .build();
+  d.run(world, Tick{.bid = 99, .ask = 101});
+  EXPECT_EQ(out, (std::vector<double>{99, 101, 100, 2}));
+}
+
+TEST(DagMergeForked, TheForkValueIsTheOneTheArmsReadWithoutACopy) {
+  keel::World world = make_world();
+  Counts counts;
+  std::vector<const Tracked*> seen;
+  int merged = 0;
+  auto d = keel::dag<int>(world.registry())
+               .root([&](int x) { return Tracked(counts, x); })
+               .fork()
+               .arm([&](auto a) { return a.then([&](const Tracked& t) { seen.push_back(&t); return t.value + 1; }); })
+               .arm([&](auto b) { return b.then([&](const Tracked& t) { seen.push_back(&t); return t.value + 2; }); })
+               .merge([&](const Tracked& forked, int a, int b) {
+                 seen.push_back(&forked);
+                 merged = forked.value * 100 + a * 10 + b;
+               })
+               .build();
+  d.run(world, 3);
+  EXPECT_EQ(merged, 345);
+  ASSERT_EQ(seen.size(), 3u);
+  EXPECT_EQ(seen[2], seen[0]);  // the merge's forked value is the arms' fork value
+  EXPECT_EQ(seen[1], seen[0]);
+  EXPECT_EQ(counts.copies, 0);
+}
+
+TEST(DagMergeForked, AConstRefEventIsTheForkValueItself) {
+  keel::World world = make_world();
+  const Tick* seen = nullptr;
+  auto d = keel::dag<const Tick&>(world.registry())
+               .fork()
+               .arm([](auto a) { return a.then(dag_test::update_mid); })
+               .arm([](auto b) { return b.then(dag_test::update_spread); })
+               .merge([&](const Tick& forked, Mid, Spread) { seen = &forked; })
+               .build();
+  const Tick tick{.bid = 1, .ask = 3};
+  d.run(world, tick);
+  EXPECT_EQ(seen, &tick);
+}
+
+TEST(DagMergeForked, KeelParametersComeBeforeTheForkValue) {
+  keel::World world = make_world();
+  auto d = keel::dag<int>(world.registry())
+               .root([](int x) { return x; })
+               .fork()
+               .arm([](auto a) { return a.then([](const int& v) { return v * 10; }); })
+               .arm([](auto b) { return b.then([](const int& v) { return v * 100; }); })
+               .merge([](keel::ResMut<Total> total, keel::Local<int> runs, const int& forked, int tens, int hundreds) {
+                 ++*runs;
+                 total->value = (forked + tens + hundreds) * *runs;
+               })
+               .build();
+  d.run(world, 1);  // 111 * 1
+  EXPECT_EQ(world.resource<Total>().value, 111);
+  d.run(world, 2);  // 222 * 2
+  EXPECT_EQ(world.resource<Total>().value, 444);
+}
+
+// When the arms produce the fork value's own type, only the count tells the
+// forms apart: n arguments are the n outputs, n + 1 put the fork value first.
+TEST(DagMergeForked, TheFormIsReadFromTheArgumentCountNotFromTheTypes) {
+  keel::World world = make_world();
+  std::vector<int> out;
+  auto plain = keel::dag<int>(world.registry())
+                   .root([](int x) { return x; })
+                   .fork()
+                   .arm([](auto a) { return a.then([](const int& v) { return v + 1; }); })
+                   .arm([](auto b) { return b.then([](const int& v) { return v + 2; }); })
+                   .merge([&](int a, int b) { out.push_back(a * 10 + b); })
+                   .build();
+  auto forked = keel::dag<int>(world.registry())
+                    .root([](int x) { return x; })
+                    .fork()
+                    .arm([](auto a) { return a.then([](const int& v) { return v + 1; }); })
+                    .arm([](auto b) { return b.then([](const int& v) { return v + 2; }); })
+                    .merge([&](int v, int a, int b) { out.push_back(v * 100 + a * 10 + b); })
+                    .build();
+  plain.run(world, 1);
+  forked.run(world, 1);
+  EXPECT_EQ(out, (std::vector<int>{23, 123}));
+}
+
+TEST(DagMergeForked, AGenericMergeFunctionMayTakeTheForkValue) {
+  keel::World world = make_world();
+  std::vector<std::string> out;
+  auto d = keel::dag<std::string>(world.registry())
+               .root([](std::string s) { return s; })
+               .fork()
+               .arm([](auto a) { return a.then([](const std::string& s) { return s.size(); }); })
+               .arm([](auto b) { return b.then([](const std::string& s) { return s + s; }); })
+               .merge([&](const auto& forked, auto size, const auto& twice) {
+                 out.push_back(forked + "/" + std::to_string(size) + "/" + twice);
+               })
+               .build();
+  d.run(world, "ab");
+  EXPECT_EQ(out, (std::vector<std::string>{"ab/2/abab"}));
+}
+
+// The order-gateway shape: two checks on a request, and a decision that
+// needs the request as well as both verdicts.
+TEST(DagMergeForked, ADecisionSeesTheRequestAndEveryVerdict) {
+  struct OrderReq {
+    int qty = 0;
+  };
+  struct Verdict {
+    bool ok = true;
+  };
+  keel::World world = make_world();
+  std::vector<int> sent;
+  auto d = keel::dag<OrderReq>(world.registry())
+               .root([](const OrderReq& r) { return r; })
+               .fork()
+               .arm([](auto a) { return a.then([](const OrderReq& r) { return Verdict{r.qty <= 100}; }); })
+               .arm([](auto b) { return b.then([](const OrderReq& r) { return Verdict{r.qty > 0}; }); })
+               .merge([](const OrderReq& r, Verdict size, Verdict positive) {
+                 return size.ok && positive.ok ? std::optional<int>(r.qty) : std::nullopt;
+               })
+               .map([&](int qty) { sent.push_back(qty); })
+               .build();
+  for (int qty : {5, 0, 500, 7}) d.run(world, OrderReq{qty});
+  EXPECT_EQ(sent, (std::vector<int>{5, 7}));
 }
 
 TEST(DagMerge, ArmsUseOptionalAndExpectedCombinators) {

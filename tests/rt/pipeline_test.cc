@@ -13,6 +13,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <expected>
 #include <memory>
 #include <optional>
@@ -162,6 +163,49 @@ TEST(PipelineThen, AcceptsAGenericLambdaWithoutKeelParameters) {
                .build();
   p.run(world, 21);
   EXPECT_EQ(seen, (std::vector<std::string>{"42"}));
+}
+
+// A step is checked, when it is added, against what its combinator passes;
+// the check must accept every call the language accepts: an input of any
+// type the passed value converts to, a keel::World& first, a predicate
+// returning anything that tests as a bool.
+TEST(PipelineSteps, AnInputMayBeAnyTypeThePassedValueConvertsTo) {
+  keel::World world = make_world();
+  std::vector<std::string> seen;
+  auto p = keel::pipeline<int>(world.registry())
+               .then([](long x) { return x + 1; })                              // int -> long
+               .then([](double x) { return x > 1 ? "big" : "small"; })           // long -> double
+               .then([](std::string_view s) { return std::string(s); })          // const char* -> string_view
+               .then([](const std::string& s) -> Opt<std::string> { return s; })
+               .map([&](std::string&& s) { seen.push_back(std::move(s)); })      // the value, as an rvalue
+               .build();
+  p.run(world, 0);
+  p.run(world, 5);
+  EXPECT_EQ(seen, (std::vector<std::string>{"small", "big"}));
+}
+
+TEST(PipelineSteps, AStepMayTakeTheWorldBeforeItsInput) {
+  keel::World world = make_world();
+  std::vector<std::uint64_t> seen;
+  auto p = keel::pipeline<int>(world.registry())
+               .then([](keel::World& w, int x) { return w.sequence() + static_cast<std::uint64_t>(x); })
+               .then([&](std::uint64_t v) { seen.push_back(v); })
+               .build();
+  world.next_sequence();
+  p.run(world, 10);
+  EXPECT_EQ(seen, (std::vector<std::uint64_t>{world.sequence() + 10}));
+}
+
+TEST(PipelineSteps, APredicateMayReturnAnythingThatTestsAsABool) {
+  keel::World world = make_world();
+  std::vector<int> kept;
+  auto p = keel::pipeline<int>(world.registry())
+               .guard([](const int& x) { return x % 2; })                          // an int
+               .filter([](const int& x) { return x > 1 ? Opt<int>(x) : std::nullopt; })  // explicit bool
+               .map([&](int x) { kept.push_back(x); })
+               .build();
+  for (int x : {1, 2, 3, 4, 5}) p.run(world, x);
+  EXPECT_EQ(kept, (std::vector<int>{3, 5}));
 }
 
 // ---------------------------------------------------------------------------
