@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "bench/compare.h"
+#include "bench/dispatch_fixture.h"
 #include "benchmark/benchmark.h"
 #include "rt/handler.h"
 #include "rt/mailbox.h"
@@ -21,31 +22,17 @@
 
 namespace {
 
+// The event and the work (an order-book level update), as in the dispatch benchmarks.
+using keel::bench::OrderBook;
+using keel::bench::Quote;
+
 constexpr std::size_t kReactors = 64;
 constexpr std::size_t kEventsPerPass = 16;
 constexpr std::size_t kCapacity = 64;  // per inbox; a power of two for the hand-written ring
 
-struct Quote {
-  std::int32_t level;
-  std::int64_t price;
-  std::int64_t quantity;
-};
-
 Quote quote(std::int64_t i) {
   return Quote{static_cast<std::int32_t>(i), 100 + (i & 15), 1 + (i & 7)};
 }
-
-// The work: an order-book level update.
-struct OrderBook {
-  std::array<std::int64_t, 8> prices{};
-  std::array<std::int64_t, 8> quantities{};
-  std::uint64_t updates = 0;
-  void apply(const Quote& q) {
-    prices[q.level & 7] = q.price;
-    quantities[q.level & 7] = q.quantity;
-    ++updates;
-  }
-};
 
 // The reactor that event k of pass i goes to: with `spread` reactors per
 // pass, consecutive events go to distinct reactors (37 is odd, so x -> 37x

@@ -170,7 +170,7 @@ template <class H1, class... Hs>
 auto fan_out(H1 first, Hs... rest) {
   using E = std::remove_cvref_t<typename internal::ArgumentEvent<H1>::type>;
   if constexpr (!internal::fan_out_members_ok<E, H1, Hs...>()) {
-    return;  // a static_assert has explained the problem
+    return internal::RejectedHandler<const E&>{};  // a static_assert has explained the problem
   } else {
     return internal::FanOut<E, H1, Hs...>(std::move(first), std::move(rest)...);
   }

@@ -7,7 +7,6 @@
 #pragma once
 
 #include <cstddef>
-#include <cstdint>
 
 namespace keel {
 
@@ -73,7 +72,6 @@ template <class E>
 class Inbox;
 template <class E>
 class Address;
-enum class Delivery : std::uint8_t;
 
 // Drivers (uring.h, timer.h, signal.h).
 class Uring;
