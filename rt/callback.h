@@ -113,14 +113,22 @@ class CallbackTemplate {
   using Shape = internal::CallbackShape<F>;
 
  public:
-  using handler_type = internal::CallbackHandlerFor<F>;
+  // As for HandlerTemplate: naming Shape::ok runs the shape's
+  // static_asserts, and a rejected function stamps the complete stand-in.
+  using handler_type = std::conditional_t<Shape::ok, internal::CallbackHandlerFor<F>,
+                                          internal::RejectedHandler<typename Shape::Event>>;
   using context_type = typename Shape::Context;
 
   CallbackTemplate(const Registry& registry, F fn, std::source_location site = std::source_location::current())
       : resolved_(registry, std::move(fn), site) {}
 
   handler_type generate(context_type context) const {
-    return resolved_.template stamp<handler_type>(std::move(context));
+    if constexpr (Shape::ok) {
+      return resolved_.template stamp<handler_type>(std::move(context));
+    } else {
+      static_cast<void>(context);
+      return handler_type{};
+    }
   }
 
   std::string_view name() const noexcept { return resolved_.name(); }

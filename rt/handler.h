@@ -243,8 +243,14 @@ std::unique_ptr<Handler<typename H::event_type>> boxed(H handler) {
 // created on every event (IO re-arm, timer re-schedule).
 template <class F>
 class HandlerTemplate {
+  using Shape = internal::HandlerShape<F>;
+
  public:
-  using handler_type = internal::FunctionHandlerFor<F>;
+  // Naming Shape::ok here runs the shape's static_asserts when the template
+  // is instantiated; a rejected function stamps the complete stand-in, so
+  // that the assertion is the only error.
+  using handler_type = std::conditional_t<Shape::ok, internal::FunctionHandlerFor<F>,
+                                          internal::RejectedHandler<typename Shape::Event>>;
 
   HandlerTemplate(const Registry& registry, F fn, std::source_location site = std::source_location::current())
       : resolved_(registry, std::move(fn), site) {}
@@ -252,12 +258,18 @@ class HandlerTemplate {
   // A new handler with a copy of the resolved state (Local<T> values start
   // from the template's). Cheap: no lookup, no allocation unless F allocates
   // when copied.
-  handler_type generate() const { return resolved_.template stamp<handler_type>(); }
+  handler_type generate() const {
+    if constexpr (Shape::ok) {
+      return resolved_.template stamp<handler_type>();
+    } else {
+      return handler_type{};
+    }
+  }
 
   std::string_view name() const noexcept { return resolved_.name(); }
 
  private:
-  internal::ResolvedOnce<typename internal::HandlerShape<F>::ParamSet, F> resolved_;
+  internal::ResolvedOnce<typename Shape::ParamSet, F> resolved_;
 };
 
 template <class F>
