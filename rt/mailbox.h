@@ -279,25 +279,26 @@ template <class E, class Arg>
   return true;
 }
 
-template <class E>
-Delivery ReactorNotify::send(Address<E> to, const std::type_identity_t<E>& event) {
+template <class E, class Arg>
+Delivery ReactorNotify::send_to(Address<E> to, Arg&& event) {
   const std::uint32_t index = to.reactor_.index_;
   const std::uint32_t generation = to.reactor_.generation_;
   // A removed reactor fails this at once, also during the pass that
   // destroys it at its end, and so does an empty Address (generation 0).
   if (!slab_.live(index, generation)) [[unlikely]]
     return Delivery::gone;
-  return deliver(*to.inbox_, index, generation, event) ? Delivery::delivered : Delivery::full;
+  // On full, `event` was not touched (an rvalue was not moved from).
+  return deliver(*to.inbox_, index, generation, std::forward<Arg>(event)) ? Delivery::delivered : Delivery::full;
+}
+
+template <class E>
+Delivery ReactorNotify::send(Address<E> to, const std::type_identity_t<E>& event) {
+  return send_to(to, event);
 }
 
 template <class E>
 Delivery ReactorNotify::send(Address<E> to, std::type_identity_t<E>&& event) {
-  const std::uint32_t index = to.reactor_.index_;
-  const std::uint32_t generation = to.reactor_.generation_;
-  if (!slab_.live(index, generation)) [[unlikely]]
-    return Delivery::gone;
-  // On full, `event` was not moved from.
-  return deliver(*to.inbox_, index, generation, std::move(event)) ? Delivery::delivered : Delivery::full;
+  return send_to(to, std::move(event));
 }
 
 template <class Ctx, class E>

@@ -349,6 +349,10 @@ class ReactorNotify {
   ReactorToken insert(std::unique_ptr<internal::ErasedReactor> reactor);
   void check_registry(const Registry& registry, std::string_view name) const;
 
+  // Both send() overloads: checks the address, then delivers. Defined in
+  // rt/mailbox.h.
+  template <class E, class Arg>
+  Delivery send_to(Address<E> to, Arg&& event);
   // Queues an event in the inbox of the live reactor `index` and, the first
   // time in a pass, puts the reactor on the wake list; false when the inbox
   // is full. Defined in rt/mailbox.h.
