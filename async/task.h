@@ -45,8 +45,9 @@ class TaskPromiseBase {
   struct FinalAwaiter {
     bool await_ready() noexcept { return false; }
     template <class Promise>
-    void await_suspend(std::coroutine_handle<Promise> self) noexcept {
-      if (std::coroutine_handle<> awaiter = self.promise().continuation_) Trampoline::hand_over(awaiter);
+    std::coroutine_handle<> await_suspend(std::coroutine_handle<Promise> self) noexcept {
+      if (std::coroutine_handle<> awaiter = self.promise().continuation_) return Trampoline::transfer(awaiter);
+      return std::noop_coroutine();
     }
     void await_resume() noexcept {}
   };
@@ -130,9 +131,9 @@ class [[nodiscard]] Task {
     struct Awaiter {
       std::coroutine_handle<promise_type> frame;
       bool await_ready() const noexcept { return frame.done(); }
-      void await_suspend(std::coroutine_handle<> awaiter) const noexcept {
+      std::coroutine_handle<> await_suspend(std::coroutine_handle<> awaiter) const noexcept {
         frame.promise().set_continuation(awaiter);
-        internal::Trampoline::hand_over(frame);
+        return internal::Trampoline::transfer(frame);
       }
       T await_resume() const { return frame.promise().take_result(); }
     };
