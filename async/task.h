@@ -10,7 +10,7 @@
 //     book.quote(depth);
 //   }
 //
-// Awaits never nest native stack frames (see internal/trampoline.h): a
+// Awaits nest at most 64 native stack frames (see internal/trampoline.h): a
 // chain of 100,000 nested awaits or a loop of a million awaits on tasks
 // that finish at once runs in constant stack, in every build.
 //

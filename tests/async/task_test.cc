@@ -1,5 +1,5 @@
 // Task<T>: laziness, results, exceptions, ownership of the frame, and the
-// invariant that awaiting never nests native stack frames (a chain of
+// invariant that awaiting keeps the native stack bounded (a chain of
 // 100,000 nested awaits and a loop of 1,000,000 ready awaits run in every
 // build: this file is also compiled at -O0 and under the sanitizers).
 #include "async/task.h"
