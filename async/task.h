@@ -19,12 +19,14 @@
 #pragma once
 
 #include <coroutine>
+#include <cstddef>
 #include <exception>
 #include <optional>
 #include <stdexcept>
 #include <type_traits>
 #include <utility>
 
+#include "async/internal/frame_arena.h"
 #include "async/internal/trampoline.h"
 
 namespace keel::async {
@@ -39,6 +41,11 @@ inline constexpr bool dependent_false = false;
 
 class TaskPromiseBase {
  public:
+  // Frames come from the thread's current FrameArena (the runtime's), or
+  // the heap when there is none.
+  static void* operator new(std::size_t bytes) { return FrameArena::allocate(bytes); }
+  static void operator delete(void* frame) noexcept { FrameArena::deallocate(frame); }
+
   std::suspend_always initial_suspend() noexcept { return {}; }
 
   // On finishing, the awaiter (if any) continues through the trampoline.
