@@ -39,6 +39,14 @@ namespace internal {
 template <class T>
 inline constexpr bool dependent_false = false;
 
+// The runtime takes a spawned task's frame out of its Task.
+struct TaskAccess {
+  template <class T>
+  static auto release(Task<T>& task) noexcept {
+    return std::exchange(task.frame_, {});
+  }
+};
+
 class TaskPromiseBase {
  public:
   // Frames come from the thread's current FrameArena (the runtime's), or
@@ -63,6 +71,9 @@ class TaskPromiseBase {
   void unhandled_exception() noexcept { exception_ = std::current_exception(); }
 
   void set_continuation(std::coroutine_handle<> awaiter) noexcept { continuation_ = awaiter; }
+
+  // The exception the task ended with, if any; taken, so it is reported once.
+  std::exception_ptr take_exception() noexcept { return std::exchange(exception_, nullptr); }
 
  protected:
   void rethrow_if_failed() {
@@ -159,6 +170,7 @@ class [[nodiscard]] Task {
 
  private:
   friend promise_type;
+  friend struct internal::TaskAccess;
   explicit Task(std::coroutine_handle<promise_type> frame) noexcept : frame_(frame) {}
 
   void destroy() noexcept {

@@ -64,8 +64,9 @@ struct FrameArena::Pool {
   FrameArena* arena = nullptr;  // nullptr once the arena is gone (the pool then dies with its last frame)
 };
 
-FrameArena::FrameArena(std::initializer_list<SizeClass> classes) {
-  std::vector<SizeClass> sorted(classes);
+FrameArena::FrameArena(std::initializer_list<SizeClass> classes) : FrameArena(std::vector<SizeClass>(classes)) {}
+
+FrameArena::FrameArena(std::vector<SizeClass> sorted) {
   std::sort(sorted.begin(), sorted.end(),
             [](const SizeClass& a, const SizeClass& b) { return a.slot_bytes < b.slot_bytes; });
   pools_.reserve(sorted.size());

@@ -49,6 +49,7 @@ class FrameArena {
 
   // Classes are sorted by size; a class with no slots is dropped.
   explicit FrameArena(std::initializer_list<SizeClass> classes);
+  explicit FrameArena(std::vector<SizeClass> classes);
   ~FrameArena();
   FrameArena(const FrameArena&) = delete;
   FrameArena& operator=(const FrameArena&) = delete;

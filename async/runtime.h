@@ -1,0 +1,193 @@
+// Runtime: runs keel::async tasks on the World's thread, on the same loop
+// and the same ring as the World's handlers. One wait serves both: the
+// runtime polls the World's Uring (when UringInstaller was installed; a
+// ring of its own otherwise), so readiness handlers, timer handlers and
+// tasks take turns on one thread without locks.
+//
+//   keel::async::Runtime rt(world);
+//   int v = rt.block_on(main_task());               // runs the loop until main_task() ends
+//   auto h = keel::async::spawn(worker(cfg));       // from a task: JoinHandle<T>
+//   co_await keel::async::yield_now();              // let the other ready tasks run
+//   co_await keel::async::with_world([](keel::World& w) { w.resource<Book>().clear(); });
+//
+// The loop is the runtime's (block_on) or yours (tick): each turn resumes
+// the ready tasks in FIFO order — at most RuntimeOptions::event_interval
+// of them, so a task that keeps waking itself cannot keep the ring from
+// being polled — then polls the ring (without blocking while tasks are
+// ready), which runs the World's handlers, and fires due timers. A task
+// that yields goes to the back of the queue: it cannot starve the others.
+//
+// A detached task's exception goes to RuntimeOptions::on_task_error
+// (default: one line on stderr, and the runtime goes on). Destroying the
+// Runtime destroys every task that is left, running their destructors.
+//
+// Not for: work on other threads (give each thread its own World and
+// Runtime, and connect them with spsc/mpsc channels), or blocking calls
+// inside a task (they stop every task and handler on the thread).
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <stdexcept>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "async/arena.h"
+#include "async/internal/frame_arena.h"
+#include "async/internal/scheduler.h"
+#include "async/join_handle.h"
+#include "async/task.h"
+#include "rt/timer.h"
+#include "rt/uring.h"
+#include "rt/world.h"
+
+namespace keel::async {
+
+struct RuntimeOptions {
+  // The task arena's size classes (async/arena.h).
+  std::vector<ArenaClass> arena = default_arena_classes();
+  // Gets the exception of a detached task (or of one whose JoinHandle was
+  // dropped without awaiting it). Called on the runtime's thread; the
+  // runtime goes on. Default: prints what() to stderr.
+  std::function<void(std::exception_ptr)> on_task_error;
+  // Task resumptions between two looks at the ring while tasks stay ready:
+  // lower gives IO and handlers lower latency under task load, higher
+  // makes busy tasks cheaper (a non-blocking poll is a system call).
+  std::size_t event_interval = 256;
+  // The ring the runtime opens when the World has no Uring.
+  UringInstaller own_ring{.entries = 64};
+  // Resolution and initial capacity of the runtime's timer wheel.
+  std::chrono::nanoseconds timer_resolution = std::chrono::microseconds(100);
+  std::size_t timer_capacity = 1024;
+};
+
+class Runtime {
+ public:
+  // Binds the runtime to `world` and to this thread: tasks run here, and
+  // coroutine frames created here come from the runtime's arena. Binds the
+  // World's Spawner, when the AsyncPlugin registered one. Throws
+  // ConfigError when the World already has a runtime, UringError when no
+  // ring can be opened.
+  explicit Runtime(World& world, RuntimeOptions options = {});
+  ~Runtime();
+  Runtime(const Runtime&) = delete;
+  Runtime& operator=(const Runtime&) = delete;
+
+  // Runs the loop until `task` ends; gives its result or rethrows its
+  // exception. Other tasks and the World's handlers run meanwhile; those
+  // still pending when it returns stay for the next block_on or tick.
+  // Throws std::logic_error when called from a task or from a handler the
+  // runtime is running (co_await or spawn there instead).
+  template <class T>
+  T block_on(Task<T> task) {
+    check_not_inside("block_on()");
+    JoinHandle<T> main = spawn(std::move(task));
+    while (!main.is_finished()) turn(keel::internal::kNoTimeout);
+    return main.take();
+  }
+
+  // Queues `task` to run; the handle gives its result (async/join_handle.h).
+  template <class T>
+  JoinHandle<T> spawn(Task<T> task) {
+    auto frame = internal::TaskAccess::release(task);
+    if (!frame) throw std::logic_error("keel: spawn() was given an empty Task (moved from or default-constructed)");
+    internal::TaskRecord* record = scheduler_.adopt(frame, &frame.promise());
+    return JoinHandle<T>(record, frame);
+  }
+
+  // One turn of the loop, for a loop of your own: runs the ready tasks,
+  // then polls the ring — waiting up to `max_wait` (bounded by the next
+  // timer) when no task is ready — and fires due timers. Returns how many
+  // tasks, handlers and timers ran.
+  template <class Rep, class Period>
+  std::size_t tick(std::chrono::duration<Rep, Period> max_wait) {
+    check_not_inside("tick()");
+    return turn(std::chrono::ceil<std::chrono::nanoseconds>(max_wait));
+  }
+
+  World& world() const noexcept { return *world_; }
+  // Tasks spawned and not yet gone (including finished ones whose handle
+  // still holds the result).
+  std::size_t tasks() const noexcept { return scheduler_.live(); }
+  ArenaStats arena_stats() const { return arena_.stats(); }
+  // The ring's backend (Backend::IoUring or Backend::Epoll) and whether it is the World's.
+  Uring& ring() const noexcept { return *ring_; }
+  bool shares_world_ring() const noexcept { return own_ring_ == nullptr; }
+
+  // The runtime of this thread (the innermost one alive), or nullptr.
+  static Runtime* current() noexcept { return current_; }
+
+  // The runtime's timer wheel and clock, for async/timer.h.
+  TimerWheel& timers() noexcept { return timers_; }
+  Instant now() const noexcept { return std::chrono::steady_clock::now(); }
+
+ private:
+  std::size_t turn(std::chrono::nanoseconds max_wait);
+  std::size_t fire_timers();
+  void check_not_inside(const char* what) const;
+
+  static inline thread_local Runtime* current_ = nullptr;
+
+  World* world_;
+  RuntimeOptions options_;
+  Runtime* outer_;
+  internal::FrameArena arena_;
+  internal::FrameArena::Scope arena_scope_;
+  std::unique_ptr<Uring> own_ring_;
+  Uring* ring_;
+  UringWaker interrupt_;
+  TimerWheel* world_timers_;
+  TimerWheel timers_;
+  internal::Scheduler scheduler_;
+  internal::Scheduler::ThisThread this_thread_;
+  bool turning_ = false;
+};
+
+// Queues `task` on this thread's runtime (see Runtime::spawn). Throws
+// std::logic_error when no Runtime exists on this thread.
+template <class T>
+JoinHandle<T> spawn(Task<T> task) {
+  Runtime* rt = Runtime::current();
+  if (rt == nullptr) throw std::logic_error("keel: spawn() was called on a thread without a keel::async::Runtime");
+  return rt->spawn(std::move(task));
+}
+
+// co_await yield_now(): the task goes to the back of the run queue and
+// resumes after every task that was ready.
+inline auto yield_now() noexcept {
+  struct Yield {
+    bool await_ready() const noexcept { return false; }
+    void await_suspend(std::coroutine_handle<> h) {
+      internal::WakeRef ref = internal::Scheduler::suspend_current_or_throw(h, "yield_now()");
+      ref.task->scheduler->wake(ref);
+    }
+    void await_resume() const noexcept {}
+  };
+  return Yield{};
+}
+
+// co_await with_world(fn): calls fn(world) on the runtime's World and
+// gives what it returns — for a task to read resources or run handlers
+// resolved ahead of time. Runs at once, without suspending.
+template <class F>
+auto with_world(F&& fn) {
+  static_assert(std::is_invocable_v<F&&, World&>,
+                "keel: with_world() takes a function of keel::World& (e.g. [](keel::World& w) { ... }).");
+  struct WithWorld {
+    F fn;
+    bool await_ready() const noexcept { return true; }
+    void await_suspend(std::coroutine_handle<>) const noexcept {}
+    decltype(auto) await_resume() {
+      Runtime* rt = Runtime::current();
+      if (rt == nullptr) throw std::logic_error("keel: with_world() was awaited on a thread without a keel::async::Runtime");
+      return std::invoke(std::forward<F>(fn), rt->world());
+    }
+  };
+  return WithWorld{std::forward<F>(fn)};
+}
+
+}  // namespace keel::async
