@@ -78,16 +78,13 @@ std::size_t Runtime::fire_timers() {
   return fired;
 }
 
-std::size_t Runtime::turn(std::chrono::nanoseconds max_wait) {
-  struct Turning {
-    bool& flag;
-    explicit Turning(bool& f) : flag(f) { flag = true; }
-    ~Turning() { flag = false; }
-  } turning(turning_);
+std::size_t Runtime::run_tasks() {
   std::size_t work = scheduler_.run_ready(options_.event_interval);
   scheduler_.collect_remote_wakes();
-  work += fire_timers();
+  return work + fire_timers();
+}
 
+std::size_t Runtime::poll_ring(std::chrono::nanoseconds max_wait) {
   std::chrono::nanoseconds wait = scheduler_.has_ready() ? std::chrono::nanoseconds(0) : max_wait;
   if (wait.count() > 0) {
     // The World's wheel bounds the ring's wait by itself; the runtime's does here.
@@ -96,10 +93,9 @@ std::size_t Runtime::turn(std::chrono::nanoseconds max_wait) {
       wait = std::max(std::chrono::nanoseconds(0), std::min(wait, until));
     }
   }
-  work += UringPoller(*ring_).poll(*world_, wait);
+  std::size_t work = UringPoller(*ring_).poll(*world_, wait);
   scheduler_.collect_remote_wakes();
-  work += fire_timers();
-  return work;
+  return work + fire_timers();
 }
 
 }  // namespace keel::async

@@ -86,7 +86,12 @@ class Runtime {
   T block_on(Task<T> task) {
     check_not_inside("block_on()");
     JoinHandle<T> main = spawn(std::move(task));
-    while (!main.is_finished()) turn(keel::internal::kNoTimeout);
+    Turning turning(turning_);
+    while (true) {
+      run_tasks();
+      if (main.is_finished()) break;
+      poll_ring(keel::internal::kNoTimeout);
+    }
     return main.take();
   }
 
@@ -106,7 +111,9 @@ class Runtime {
   template <class Rep, class Period>
   std::size_t tick(std::chrono::duration<Rep, Period> max_wait) {
     check_not_inside("tick()");
-    return turn(std::chrono::ceil<std::chrono::nanoseconds>(max_wait));
+    Turning turning(turning_);
+    const std::size_t ran = run_tasks();
+    return ran + poll_ring(std::chrono::ceil<std::chrono::nanoseconds>(max_wait));
   }
 
   World& world() const noexcept { return *world_; }
@@ -126,7 +133,16 @@ class Runtime {
   Instant now() const noexcept { return std::chrono::steady_clock::now(); }
 
  private:
-  std::size_t turn(std::chrono::nanoseconds max_wait);
+  struct Turning {
+    bool& flag;
+    explicit Turning(bool& f) noexcept : flag(f) { flag = true; }
+    ~Turning() { flag = false; }
+  };
+  // Ready tasks (up to event_interval), wakes from other threads, due timers.
+  std::size_t run_tasks();
+  // One poll of the ring — not blocking while tasks are ready, else up to
+  // `max_wait` and the next timer — then wakes and due timers again.
+  std::size_t poll_ring(std::chrono::nanoseconds max_wait);
   std::size_t fire_timers();
   void check_not_inside(const char* what) const;
 
