@@ -174,9 +174,11 @@ void Scheduler::wake_remote(WakeRef ref) noexcept {
   // by exchanging the field back to 0. Records are never freed while the
   // scheduler lives, so a stale wake touches a valid record and is
   // discarded by the epoch check on the loop thread.
-  std::uint64_t seen = task->remote_epoch.load(std::memory_order_relaxed);
-  while (seen < ref.epoch &&
-         !task->remote_epoch.compare_exchange_weak(seen, ref.epoch, std::memory_order_relaxed)) {
+  // The acquire pairs with the loop's exchange back to 0: the loop's last
+  // use of remote_next happens before this thread writes it.
+  std::uint64_t seen = task->remote_epoch.load(std::memory_order_acquire);
+  while (seen < ref.epoch && !task->remote_epoch.compare_exchange_weak(seen, ref.epoch, std::memory_order_acq_rel,
+                                                                       std::memory_order_acquire)) {
   }
   if (seen != 0) return;  // already queued (its collection reads the raised epoch), or a newer wake is
   // SAFETY: Treiber push. remote_next is written before the release CAS
