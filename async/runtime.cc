@@ -37,8 +37,11 @@ Runtime::Runtime(World& world, RuntimeOptions options)
       scheduler_([waker = interrupt_] { waker.wake(); },
                  options_.on_task_error ? options_.on_task_error : std::function<void(std::exception_ptr)>(print_task_error)),
       this_thread_(scheduler_) {
-  if (options_.event_interval == 0) {
-    throw ConfigError("keel: RuntimeOptions::event_interval must be at least 1 (tasks resumed between two polls)");
+  if (options_.tasks_per_turn == 0) {
+    throw ConfigError("keel: RuntimeOptions::tasks_per_turn must be at least 1 (tasks resumed in one turn of the loop)");
+  }
+  if (options_.ring_poll_interval.count() < 0) {
+    throw ConfigError("keel: RuntimeOptions::ring_poll_interval must not be negative");
   }
   if (Spawner* spawner = world.try_resource<Spawner>()) {
     if (spawner->runtime_ != nullptr) {
@@ -72,14 +75,14 @@ void Runtime::check_not_inside(const char* what) const {
 
 std::size_t Runtime::fire_timers() {
   std::size_t fired = 0;
-  const Instant at = now();
+  const Instant at = last_now_ = now();
   fired += TimerPoller(timers_).poll(*world_, at);
   if (world_timers_ != nullptr) fired += TimerPoller(*world_timers_).poll(*world_, at);
   return fired;
 }
 
 std::size_t Runtime::run_tasks() {
-  std::size_t work = scheduler_.run_ready(options_.event_interval);
+  std::size_t work = scheduler_.run_ready(options_.tasks_per_turn);
   scheduler_.collect_remote_wakes();
   return work + fire_timers();
 }
@@ -94,6 +97,7 @@ std::size_t Runtime::poll_ring(std::chrono::nanoseconds max_wait) {
     }
   }
   std::size_t work = UringPoller(*ring_).poll(*world_, wait);
+  last_ring_poll_ = now();
   scheduler_.collect_remote_wakes();
   return work + fire_timers();
 }

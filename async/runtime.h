@@ -10,12 +10,14 @@
 //   co_await keel::async::yield_now();              // let the other ready tasks run
 //   co_await keel::async::with_world([](keel::World& w) { w.resource<Book>().clear(); });
 //
-// The loop is the runtime's (block_on) or yours (tick): each turn resumes
-// the ready tasks in FIFO order — at most RuntimeOptions::event_interval
-// of them, so a task that keeps waking itself cannot keep the ring from
-// being polled — then polls the ring (without blocking while tasks are
-// ready), which runs the World's handlers, and fires due timers. A task
-// that yields goes to the back of the queue: it cannot starve the others.
+// The loop is the runtime's (block_on) or yours (tick). Each turn resumes
+// ready tasks in FIFO order (a task that yields goes to the back, so it
+// cannot starve the others), collects wakes from other threads and fires
+// due timers; then, when no task is ready or RuntimeOptions::
+// ring_poll_interval has passed since the last poll, polls the ring —
+// without blocking while tasks are ready — which runs the World's
+// handlers. So busy tasks delay IO by at most about that interval, and a
+// system call is not paid on every turn.
 //
 // A detached task's exception goes to RuntimeOptions::on_task_error
 // (default: one line on stderr, and the runtime goes on). Destroying the
@@ -54,10 +56,13 @@ struct RuntimeOptions {
   // dropped without awaiting it). Called on the runtime's thread; the
   // runtime goes on. Default: prints what() to stderr.
   std::function<void(std::exception_ptr)> on_task_error;
-  // Task resumptions between two looks at the ring while tasks stay ready:
-  // lower gives IO and handlers lower latency under task load, higher
-  // makes busy tasks cheaper (a non-blocking poll is a system call).
-  std::size_t event_interval = 256;
+  // Task resumptions per turn, between two looks at wakes from other
+  // threads and at the timers (no system call). At least 1.
+  std::size_t tasks_per_turn = 64;
+  // While tasks stay ready, the longest the ring goes unpolled: the IO
+  // latency busy tasks can add. Lower polls more often (a non-blocking
+  // poll is a system call, about a microsecond); zero polls every turn.
+  std::chrono::nanoseconds ring_poll_interval = std::chrono::microseconds(20);
   // The ring the runtime opens when the World has no Uring.
   UringInstaller own_ring{.entries = 64};
   // Resolution and initial capacity of the runtime's timer wheel.
@@ -90,7 +95,7 @@ class Runtime {
     while (true) {
       run_tasks();
       if (main.is_finished()) break;
-      poll_ring(keel::internal::kNoTimeout);
+      if (ring_due()) poll_ring(keel::internal::kNoTimeout);
     }
     return main.take();
   }
@@ -113,7 +118,7 @@ class Runtime {
     check_not_inside("tick()");
     Turning turning(turning_);
     const std::size_t ran = run_tasks();
-    return ran + poll_ring(std::chrono::ceil<std::chrono::nanoseconds>(max_wait));
+    return ring_due() ? ran + poll_ring(std::chrono::ceil<std::chrono::nanoseconds>(max_wait)) : ran;
   }
 
   World& world() const noexcept { return *world_; }
@@ -138,8 +143,12 @@ class Runtime {
     explicit Turning(bool& f) noexcept : flag(f) { flag = true; }
     ~Turning() { flag = false; }
   };
-  // Ready tasks (up to event_interval), wakes from other threads, due timers.
+  // Ready tasks (up to tasks_per_turn), wakes from other threads, due timers.
   std::size_t run_tasks();
+  // Whether this turn polls the ring: no task is ready, or the interval passed.
+  bool ring_due() const noexcept {
+    return !scheduler_.has_ready() || last_now_ - last_ring_poll_ >= options_.ring_poll_interval;
+  }
   // One poll of the ring — not blocking while tasks are ready, else up to
   // `max_wait` and the next timer — then wakes and due timers again.
   std::size_t poll_ring(std::chrono::nanoseconds max_wait);
@@ -161,6 +170,8 @@ class Runtime {
   internal::Scheduler scheduler_;
   internal::Scheduler::ThisThread this_thread_;
   bool turning_ = false;
+  Instant last_now_{};        // the clock at the last timer check
+  Instant last_ring_poll_{};  // ...and at the last ring poll
 };
 
 // Queues `task` on this thread's runtime (see Runtime::spawn). Throws

@@ -111,10 +111,12 @@ Task<void> self_wake(std::int64_t n) {
 
 void BM_SelfWakePoll(benchmark::State& state) {
   keel::World world = keel::WorldBuilder().build();
-  Runtime rt(world);
+  keel::async::RuntimeOptions options;
+  options.ring_poll_interval = std::chrono::microseconds(state.range(0));
+  Runtime rt(world, options);
   compare_in_runtime(state, rt, self_wake, call_baseline);
 }
-BENCHMARK(BM_SelfWakePoll);
+BENCHMARK(BM_SelfWakePoll)->Arg(0)->Arg(20)->Arg(1000);
 
 // Awaiting a task that is ready at once, no spawn: the cost of one await
 // through the trampoline.

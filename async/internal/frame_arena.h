@@ -67,25 +67,111 @@ class FrameArena {
   };
 
   // A block of at least `bytes`, aligned for any frame: from the current
-  // arena's smallest class that fits and has a free slot, else from the
-  // heap (counted when an arena is current). Throws std::bad_alloc only
-  // when the heap does.
-  static void* allocate(std::size_t bytes);
+  // arena's smallest class that fits, else from the heap (counted when an
+  // arena is current: too large for every class, or that class is full —
+  // never a larger class, so classes stay predictable). Throws
+  // std::bad_alloc only when the heap does.
+  static void* allocate(std::size_t bytes) {
+    FrameArena* arena = current_;
+    if (arena == nullptr) return allocate_from_heap(bytes);
+    for (Pool* pool : arena->pools_) {
+      if (pool->slot_bytes < bytes) continue;
+      if (std::byte* slot = pool->take()) {
+        // SAFETY: `slot` is the start of a slot no one else holds (just
+        // taken from the free list or never handed out), aligned for Header
+        // (the storage comes from operator new and the stride is a multiple
+        // of the alignment).
+        ::new (static_cast<void*>(slot)) Header{pool};
+        return slot + sizeof(Header);
+      }
+      break;
+    }
+    return arena->allocate_fallback(bytes);
+  }
+
   // Returns a block from allocate() to where it came from.
-  static void deallocate(void* block) noexcept;
+  static void deallocate(void* block) noexcept {
+    if (block == nullptr) return;
+    std::byte* start = static_cast<std::byte*>(block) - sizeof(Header);
+    // SAFETY: every block comes from allocate(), which built a Header just
+    // before it and never touches it again until here.
+    Pool* pool = std::launder(reinterpret_cast<Header*>(start))->pool;
+    if (pool != nullptr) {
+      pool->give_back(start);
+      if (pool->arena != nullptr || pool->in_use != 0) [[likely]] return;
+    }
+    deallocate_slow(pool, start);
+  }
 
   Stats stats() const;
 
  private:
+  static constexpr std::size_t kAlign = __STDCPP_DEFAULT_NEW_ALIGNMENT__;
+
   struct Pool;
   // What precedes every block: its pool, or nullptr for the heap. As large
   // as the strictest alignment operator new promises, so the block after
   // it keeps that alignment.
-  struct alignas(__STDCPP_DEFAULT_NEW_ALIGNMENT__) Header {
+  struct alignas(kAlign) Header {
     Pool* pool;
   };
+  // A free slot's link to the next free slot, built in the slot's frame bytes.
+  struct FreeSlot {
+    std::byte* next;
+  };
 
-  void* allocate_here(std::size_t bytes);
+  struct Pool {
+    Pool(std::size_t slot_bytes, std::size_t slots)
+        : slot_bytes(round_up(slot_bytes < sizeof(FreeSlot) ? sizeof(FreeSlot) : slot_bytes)),
+          stride(sizeof(Header) + this->slot_bytes),
+          slots(slots),
+          storage(static_cast<std::byte*>(::operator new(stride * slots))) {}
+    ~Pool() { ::operator delete(storage); }
+    Pool(const Pool&) = delete;
+    Pool& operator=(const Pool&) = delete;
+
+    // A slot's start (where its Header goes), or nullptr when all are out.
+    std::byte* take() noexcept {
+      std::byte* slot = nullptr;
+      if (free_head != nullptr) {
+        slot = free_head;
+        // SAFETY: a slot on the free list holds a FreeSlot, built by
+        // give_back() right after its Header; nothing else touched it since.
+        free_head = std::launder(reinterpret_cast<FreeSlot*>(slot + sizeof(Header)))->next;
+      } else if (untouched < slots) {
+        slot = storage + stride * untouched++;
+      } else {
+        return nullptr;
+      }
+      ++in_use;
+      return slot;
+    }
+
+    void give_back(std::byte* slot) noexcept {
+      // SAFETY: `slot` is a slot of this pool whose frame has been destroyed
+      // (the coroutine's operator delete runs after its frame's lifetime
+      // ends), so its bytes may be reused for the link. FreeSlot is
+      // trivially destructible: overwriting it later needs no destructor call.
+      ::new (static_cast<void*>(slot + sizeof(Header))) FreeSlot{free_head};
+      free_head = slot;
+      --in_use;
+    }
+
+    const std::size_t slot_bytes;  // usable bytes after the header
+    const std::size_t stride;      // header + slot
+    const std::size_t slots;
+    std::byte* const storage;
+    std::byte* free_head = nullptr;
+    std::size_t untouched = 0;  // slots [untouched, slots) were never handed out
+    std::size_t in_use = 0;
+    FrameArena* arena = nullptr;  // nullptr once the arena is gone (the pool then dies with its last frame)
+  };
+
+  static constexpr std::size_t round_up(std::size_t n) { return (n + kAlign - 1) / kAlign * kAlign; }
+
+  static void* allocate_from_heap(std::size_t bytes);
+  void* allocate_fallback(std::size_t bytes);
+  static void deallocate_slow(Pool* pool, std::byte* start) noexcept;
 
   static inline thread_local FrameArena* current_ = nullptr;
 

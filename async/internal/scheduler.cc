@@ -11,7 +11,9 @@ constexpr std::size_t kInitialQueue = 256;
 }  // namespace
 
 Scheduler::Scheduler(std::function<void()> interrupt, std::function<void(std::exception_ptr)> on_error)
-    : queue_(kInitialQueue), interrupt_(std::move(interrupt)), on_error_(std::move(on_error)) {}
+    : queue_(std::make_unique<Entry[]>(kInitialQueue)),
+      mask_(kInitialQueue - 1),
+      interrupt_(std::move(interrupt)), on_error_(std::move(on_error)) {}
 
 Scheduler::~Scheduler() { destroy_all(); }
 
@@ -29,34 +31,41 @@ TaskRecord* Scheduler::grow() {
 }
 
 void Scheduler::grow_queue() {
-  std::vector<Entry> bigger(queue_.size() * 2);
+  const std::size_t size = mask_ + 1;
+  auto bigger = std::make_unique<Entry[]>(size * 2);
   const std::size_t count = tail_ - head_;
-  for (std::size_t i = 0; i < count; ++i) bigger[i] = queue_[(head_ + i) & (queue_.size() - 1)];
+  for (std::size_t i = 0; i < count; ++i) bigger[i] = queue_[(head_ + i) & mask_];
   queue_ = std::move(bigger);
+  mask_ = size * 2 - 1;
   head_ = 0;
   tail_ = count;
 }
 
 std::size_t Scheduler::run_ready(std::size_t budget) {
+  TaskRecord* const outer = running_;
   std::size_t ran = 0;
   while (ran < budget && head_ != tail_) {
-    const Entry e = queue_[head_++ & (queue_.size() - 1)];
-    if (e.task->epoch != e.epoch) continue;  // aborted, or woken again meanwhile
-    run(e.task);
+    const Entry e = queue_[head_++ & mask_];
+    TaskRecord* const task = e.task;
+    if (task->epoch != e.epoch) continue;  // aborted, or woken again meanwhile
+    running_ = task;
+    task->running = true;
+    Trampoline::run(task->resume_at);
+    task->running = false;
+    if (task->root.done() || task->abort_requested) [[unlikely]] {
+      running_ = outer;
+      settle(task);
+    }
     ++ran;
   }
+  running_ = outer;
   return ran;
 }
 
-void Scheduler::run(TaskRecord* task) {
-  TaskRecord* const outer = std::exchange(running_, task);
-  task->running = true;
-  Trampoline::run(task->resume_at);
-  task->running = false;
-  running_ = outer;
+void Scheduler::settle(TaskRecord* task) noexcept {
   if (task->root.done()) {
     finish(task);
-  } else if (task->abort_requested) {
+  } else {
     destroy_root(task);
     if (task->detached) free_record(task);
   }

@@ -138,6 +138,8 @@ class Scheduler {
   std::size_t collect_remote_wakes() noexcept;
 
   bool has_ready() const noexcept { return head_ != tail_; }
+  // Queued entries, stale ones included.
+  std::size_t queued() const noexcept { return tail_ - head_; }
   // Tasks spawned and not yet freed (running, queued, waiting, or finished
   // with their JoinHandle still holding the result).
   std::size_t live() const noexcept { return live_; }
@@ -175,13 +177,14 @@ class Scheduler {
   };
 
   void push(Entry e) {
-    if (tail_ - head_ == queue_.size()) [[unlikely]] grow_queue();
-    queue_[tail_++ & (queue_.size() - 1)] = e;
+    if (tail_ - head_ > mask_) [[unlikely]] grow_queue();
+    queue_[tail_++ & mask_] = e;
   }
   TaskRecord* pop_free() noexcept { return std::exchange(free_, free_->next_free); }
   TaskRecord* grow();
   void grow_queue();
-  void run(TaskRecord* task);
+  // After a task's turn, when it ended or must be destroyed.
+  void settle(TaskRecord* task) noexcept;
   void finish(TaskRecord* task) noexcept;
   void destroy_root(TaskRecord* task) noexcept;
   void report(TaskRecord* task) noexcept;
@@ -192,7 +195,8 @@ class Scheduler {
   static inline thread_local Scheduler* this_thread_ = nullptr;
   static inline thread_local TaskRecord* running_ = nullptr;
 
-  std::vector<Entry> queue_;  // a ring; size a power of two
+  std::unique_ptr<Entry[]> queue_;  // a ring of mask_ + 1 entries, a power of two
+  std::size_t mask_;
   std::size_t head_ = 0;
   std::size_t tail_ = 0;
   TaskRecord* free_ = nullptr;

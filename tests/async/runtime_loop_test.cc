@@ -108,7 +108,7 @@ TEST_P(RuntimeOnTheWorldsRing, TickServesHandlersAndTasksFromALoopOfYourOwn) {
 TEST_P(RuntimeOnTheWorldsRing, ATaskThatNeverStopsYieldingLetsReadinessHandlersRun) {
   keel::World world = build();
   keel::async::RuntimeOptions options;
-  options.event_interval = 16;
+  options.tasks_per_turn = 16;
   Runtime rt(world, options);
   keel_test::FdPair pipe = keel_test::make_pipe();
   auto on_ready = [](keel::ResMut<Tape> tape, const keel::Readiness& r) {

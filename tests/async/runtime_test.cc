@@ -430,7 +430,7 @@ TEST(Runtime, AnExceptionNobodyAwaitedGoesToOnTaskErrorWhenItsHandleIsDropped) {
 TEST(Runtime, ATaskThatKeepsYieldingDoesNotStarveTheOthers) {
   World world = empty_world();
   keel::async::RuntimeOptions options;
-  options.event_interval = 4;
+  options.tasks_per_turn = 4;
   Runtime rt(world, options);
   bool stop = false;
   long spins = 0;
@@ -519,7 +519,7 @@ TEST(Runtime, MisuseIsAnErrorThatSaysWhatToDo) {
   auto outside = [&]() -> Task<void> { co_await Park{&w}; };
   {
     keel::async::RuntimeOptions bad;
-    bad.event_interval = 0;
+    bad.tasks_per_turn = 0;
     EXPECT_THROW(Runtime(world, bad), keel::ConfigError);
   }
   EXPECT_THROW(keel::async::internal::run_to_completion(outside()), std::logic_error);
