@@ -95,12 +95,13 @@ class [[nodiscard]] JoinHandle {
   struct Awaiter {
     JoinHandle* handle;
     bool await_ready() const noexcept { return handle->task_ == nullptr || handle->is_finished(); }
-    void await_suspend(std::coroutine_handle<> h) {
+    std::coroutine_handle<> await_suspend(std::coroutine_handle<> h) {
       internal::TaskRecord* task = handle->task_;
       if (task->joiner.task != nullptr) [[unlikely]] {
         throw std::logic_error("keel: a JoinHandle is awaited by one task at a time");
       }
       task->joiner = internal::Scheduler::suspend_current_or_throw(h, "a JoinHandle");
+      return task->scheduler->hand_turn_to(task);
     }
     T await_resume() const { return handle->take(); }
   };

@@ -49,12 +49,14 @@ std::size_t Scheduler::run_ready(std::size_t budget) {
     TaskRecord* const task = e.task;
     if (task->epoch != e.epoch) continue;  // aborted, or woken again meanwhile
     running_ = task;
-    task->running = true;
+    task->running = task->started = true;
     Trampoline::run(task->resume_at);
-    task->running = false;
-    if (task->root.done() || task->abort_requested) [[unlikely]] {
+    // The task whose chain ran last: this one, or a child it handed its turn to.
+    TaskRecord* const last = running_;
+    last->running = false;
+    if (last->root.done() || last->abort_requested) [[unlikely]] {
       running_ = outer;
-      settle(task);
+      settle(last);
     }
     ++ran;
   }
@@ -103,7 +105,7 @@ void Scheduler::report(TaskRecord* task) noexcept {
 void Scheduler::free_record(TaskRecord* task) noexcept {
   task->promise = nullptr;
   task->joiner = {};
-  task->running = task->finished = task->aborted = task->detached = task->abort_requested = false;
+  task->running = task->started = task->finished = task->aborted = task->detached = task->abort_requested = false;
   task->next_free = free_;
   free_ = task;
   --live_;

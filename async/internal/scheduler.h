@@ -58,6 +58,7 @@ struct TaskRecord {
   TaskPromiseBase* promise = nullptr;  // root's promise: its exception
   WakeRef joiner;                      // the task awaiting this one's JoinHandle
   bool running = false;
+  bool started = false;          // has had a turn (or was handed one)
   bool finished = false;         // root ran to its end
   bool aborted = false;          // root destroyed before its end
   bool detached = false;         // no JoinHandle: the scheduler frees the record
@@ -112,6 +113,21 @@ class Scheduler {
   static WakeRef suspend_current_or_throw(std::coroutine_handle<> h, const char* awaitable) {
     if (running_ == nullptr) [[unlikely]] throw_outside_task(awaitable);
     return suspend_current(h);
+  }
+
+  // For a task that awaits the JoinHandle of `child` (the running task,
+  // whose suspension at `h` the join names): when the child has not
+  // started, the awaiting task hands it the rest of its turn — the child
+  // runs now, with its own record current, instead of after the tasks
+  // queued before it (its queue entry goes stale). Returns the handle to
+  // transfer to, or noop_coroutine() to just suspend.
+  std::coroutine_handle<> hand_turn_to(TaskRecord* child) noexcept {
+    if (child->started || child->scheduler != this) return std::noop_coroutine();
+    running_->running = false;
+    ++child->epoch;
+    child->started = child->running = true;
+    running_ = child;
+    return Trampoline::transfer(child->root);
   }
 
   // Queues the task of `ref` if it is still in that wait. Loop thread.
