@@ -211,7 +211,7 @@ auto with_world(F&& fn) {
     decltype(auto) await_resume() {
       Runtime* rt = Runtime::current();
       if (rt == nullptr) throw std::logic_error("keel: with_world() was awaited on a thread without a keel::async::Runtime");
-      return std::invoke(std::forward<F>(fn), rt->world());
+      if constexpr (std::is_invocable_v<F&&, World&>) return std::invoke(std::forward<F>(fn), rt->world());
     }
   };
   return WithWorld{std::forward<F>(fn)};

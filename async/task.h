@@ -113,16 +113,29 @@ class TaskPromise<void> final : public TaskPromiseBase {
   void take_result() { rethrow_if_failed(); }
 };
 
+template <class T>
+inline constexpr bool valid_task_value = std::is_void_v<T> || (std::is_object_v<T> && !std::is_const_v<T> && !std::is_array_v<T>);
+
+// The promise of a Task<T> whose T the static_assert in Task refused: it
+// accepts any coroutine body, so that the static_assert is the only error.
+template <class T>
+class RefusedTaskPromise final : public TaskPromiseBase {
+ public:
+  Task<T> get_return_object() noexcept;
+  void return_value(auto&&) noexcept {}
+};
+
 }  // namespace internal
 
 template <class T>
 class [[nodiscard]] Task {
-  static_assert(std::is_void_v<T> || (std::is_object_v<T> && !std::is_const_v<T> && !std::is_array_v<T>),
+  static_assert(internal::valid_task_value<T>,
                 "keel: Task<T> produces a value: T is void or a non-const object type (return a pointer or a "
                 "std::reference_wrapper to hand out a reference).");
 
  public:
-  using promise_type = internal::TaskPromise<T>;
+  using promise_type =
+      std::conditional_t<internal::valid_task_value<T>, internal::TaskPromise<T>, internal::RefusedTaskPromise<T>>;
   using value_type = T;
 
   Task() noexcept = default;
@@ -143,26 +156,26 @@ class [[nodiscard]] Task {
   // True once the coroutine has run to its end (returned or thrown).
   bool done() const noexcept { return frame_ && frame_.done(); }
 
+  struct Awaiter {
+    std::coroutine_handle<promise_type> frame;
+    bool await_ready() const noexcept { return frame.done(); }
+    std::coroutine_handle<> await_suspend(std::coroutine_handle<> awaiter) const noexcept {
+      frame.promise().set_continuation(awaiter);
+      return internal::Trampoline::transfer(frame);
+    }
+    T await_resume() const { return frame.promise().take_result(); }
+  };
+
   // Runs the task, suspending the awaiter until it finishes; gives its
   // result or rethrows its exception.
-  auto operator co_await() && noexcept {
-    struct Awaiter {
-      std::coroutine_handle<promise_type> frame;
-      bool await_ready() const noexcept { return frame.done(); }
-      std::coroutine_handle<> await_suspend(std::coroutine_handle<> awaiter) const noexcept {
-        frame.promise().set_continuation(awaiter);
-        return internal::Trampoline::transfer(frame);
-      }
-      T await_resume() const { return frame.promise().take_result(); }
-    };
-    return Awaiter{frame_};
-  }
+  Awaiter operator co_await() && noexcept { return Awaiter{frame_}; }
 
   template <class Self = Task>
-  void operator co_await() & {
+  Awaiter operator co_await() & {
     static_assert(internal::dependent_false<Self>,
                   "keel: a Task runs once and is awaited as an rvalue: write `co_await std::move(task)` (or await "
                   "the call directly: `co_await make_task()`).");
+    return Awaiter{frame_};
   }
 
   // The coroutine, for the runtime. Ownership stays with the task.
@@ -189,6 +202,11 @@ Task<T> TaskPromise<T>::get_return_object() noexcept {
 
 inline Task<void> TaskPromise<void>::get_return_object() noexcept {
   return Task<void>(std::coroutine_handle<TaskPromise<void>>::from_promise(*this));
+}
+
+template <class T>
+Task<T> RefusedTaskPromise<T>::get_return_object() noexcept {
+  return Task<T>(std::coroutine_handle<RefusedTaskPromise<T>>::from_promise(*this));
 }
 
 // Runs a task on this thread until it finishes and gives its result: for
