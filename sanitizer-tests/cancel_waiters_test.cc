@@ -41,22 +41,23 @@ keel::async::RuntimeOptions heap_frames() {
   return options;
 }
 
-// Waiters on the heap, removed in a random order (head, tail, middle) with
-// the rest woken: every removal must leave the remaining links on live nodes.
+// Waiters on the heap, removed in a random order (head, tail, middle) and
+// freed at once, with others added meanwhile, then the rest woken: every
+// removal must leave both ends and every link on a live waiter.
 TEST(WaiterList, RemovingWaitersInAnyOrderThenWakingTheRestTouchesOnlyLiveWaiters) {
   for (unsigned seed = 0; seed < 50; ++seed) {
     std::mt19937 rng(seed);
     WaiterList list;
     std::vector<std::unique_ptr<Waiter>> waiters;
-    for (int i = 0; i < 64; ++i) {
-      waiters.push_back(std::make_unique<Waiter>());
-      list.push_back(*waiters.back());
-    }
-    std::shuffle(waiters.begin(), waiters.end(), rng);
-    const std::size_t removed = rng() % waiters.size();
-    for (std::size_t i = 0; i < removed; ++i) {
-      list.remove(*waiters.back());
-      waiters.pop_back();  // freed at once
+    for (int step = 0; step < 400; ++step) {
+      if (waiters.empty() || rng() % 2 == 0) {
+        waiters.push_back(std::make_unique<Waiter>());
+        list.push_back(*waiters.back());
+      } else {
+        std::swap(waiters[rng() % waiters.size()], waiters.back());
+        list.remove(*waiters.back());
+        waiters.pop_back();  // freed at once
+      }
     }
     list.wake_all();  // inert wakers: only the links are walked
     EXPECT_TRUE(list.empty());
@@ -132,24 +133,31 @@ TEST(CancelWaiters, AWaitKeepsItsTokenAliveAfterEveryOtherHandleIsGone) {
   EXPECT_EQ(CancelNode::live_on_this_thread(), before);
 }
 
-// Trees built at random and dropped in random order — leaves first, roots
-// first, middles first — with cancels in between: every node is freed once
-// (ASan: no double free, no leak) and the count comes back.
-TEST(CancelTree, TreesDroppedInAnyOrderFreeEveryNodeOnce) {
+// Trees grown and dropped at random — leaves, roots and middles dropped
+// first, children made under parents whose other children are gone — with
+// cancels in between: every link stays on a live node (ASan: no
+// use-after-free), every node is freed once (no double free, no leak), and
+// the count comes back.
+TEST(CancelTree, TreesGrownAndDroppedInAnyOrderFreeEveryNodeOnce) {
   const std::size_t before = CancelNode::live_on_this_thread();
   for (unsigned seed = 0; seed < 100; ++seed) {
     std::mt19937 rng(seed);
     std::vector<CancellationToken> tokens(1);
-    for (int i = 0; i < 200; ++i) {
-      const std::size_t parent = rng() % tokens.size();
-      tokens.push_back(tokens[parent].child());
-      if (rng() % 50 == 0) tokens[rng() % tokens.size()].cancel();
+    for (int step = 0; step < 600; ++step) {
+      const unsigned op = rng() % 10;
+      if (tokens.empty()) {
+        tokens.emplace_back();
+      } else if (op < 5) {
+        tokens.push_back(tokens[rng() % tokens.size()].child());
+      } else if (op < 9) {
+        std::swap(tokens[rng() % tokens.size()], tokens.back());
+        tokens.pop_back();
+      } else {
+        tokens[rng() % tokens.size()].cancel();
+      }
     }
     std::shuffle(tokens.begin(), tokens.end(), rng);
-    while (!tokens.empty()) {
-      if (rng() % 10 == 0) tokens[rng() % tokens.size()].cancel();
-      tokens.pop_back();
-    }
+    tokens.clear();
     EXPECT_EQ(CancelNode::live_on_this_thread(), before) << "seed " << seed;
   }
 }
