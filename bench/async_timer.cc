@@ -7,9 +7,9 @@
 //   sleep(1ns)                    vs TimerWheel schedule + fire   a timer that is due at the next poll: the
 //                                                                 wheel round trip, the wake and the turn
 //   timeout(1s, a ready task)     vs co_await the task            what timeout() adds around a task that
-//                                                                 finishes at once (schedule + cancel)
-//   timeout(1s, a ready task)     vs co_await spawn(the task)     against the spawn + join a timeout built
-//                                                                 on spawning would start from
+//                                                                 finishes at once (clock, schedule, cancel)
+//   timeout(1s, a ready task)     vs a timeout built on spawning  spawn, timer, join, cancel, by hand
+//   timeout_at(deadline, ready)   vs co_await the task            the same without the clock read
 //   token.child(), dropped        vs std::make_shared of a node   a child token's allocation and links
 //
 // Each row reports the candidate's ns per operation and `ratio` =
@@ -22,7 +22,9 @@
 #include <memory>
 
 #include "async/cancel.h"
+#include "async/internal/timer_wake.h"
 #include "async/join_handle.h"
+#include "async/waker.h"
 #include "async/runtime.h"
 #include "async/task.h"
 #include "async/timer.h"
@@ -129,13 +131,37 @@ void BM_TimeoutOfAReadyTask(benchmark::State& state) {
 }
 BENCHMARK(BM_TimeoutOfAReadyTask);
 
-void BM_TimeoutOfAReadyTaskAgainstSpawnAndJoin(benchmark::State& state) {
+// A timeout built on spawning, written by hand: the task spawned, a timer
+// at the deadline (whose handler would wake the awaiting task), the join,
+// the timer cancelled. The same clock read, the same wheel.
+Task<int> spawned_with_deadline(keel::TimerWheel& wheel, const keel::async::internal::WakeAtDeadline& on_fire,
+                                std::int64_t i) {
+  const Instant deadline = std::chrono::steady_clock::now() + 1s;
+  keel::async::JoinHandle<int> task = keel::async::spawn(ready(i));
+  const keel::TimerToken timer = wheel.schedule(deadline, on_fire);
+  const int value = co_await task;
+  wheel.cancel(timer);
+  co_return value;
+}
+
+void BM_TimeoutOfAReadyTaskAgainstSpawning(benchmark::State& state) {
   Setup s;
+  const keel::async::internal::WakeAtDeadline on_fire{keel::async::Waker()};
   compare_awaits(
       state, s.rt, [](std::int64_t i) { return keel::async::timeout(1s, ready(i)); },
-      [](std::int64_t i) { return keel::async::spawn(ready(i)); });
+      [&](std::int64_t i) { return spawned_with_deadline(s.rt.timers(), on_fire, i); });
 }
-BENCHMARK(BM_TimeoutOfAReadyTaskAgainstSpawnAndJoin);
+BENCHMARK(BM_TimeoutOfAReadyTaskAgainstSpawning);
+
+// timeout_at() with a deadline computed once: no clock read per call.
+void BM_TimeoutAtOfAReadyTask(benchmark::State& state) {
+  Setup s;
+  const Instant deadline = s.rt.now() + 1h;
+  compare_awaits(
+      state, s.rt, [deadline](std::int64_t i) { return keel::async::timeout_at(deadline, ready(i)); },
+      [](std::int64_t i) { return ready(i); });
+}
+BENCHMARK(BM_TimeoutAtOfAReadyTask);
 
 // Both sides allocate one node and drop it; the token also links it under
 // its parent and unlinks it.
