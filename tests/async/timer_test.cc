@@ -66,6 +66,27 @@ void stall_until(Instant until) {
   }
 }
 
+// The same from a task of its own, spawned to run after the tasks ahead of
+// it have waited.
+Task<void> hold_the_loop_until(Instant until) {
+  stall_until(until);
+  co_return;
+}
+
+// Spawns `waiting`, lets it reach its wait (one timer pending), aborts it,
+// and checks that its timer and its frame (one Tracked) went with it.
+void expect_abort_leaves_nothing(Runtime& rt, Task<void> waiting, const Counts& counts) {
+  auto main = [&]() -> Task<void> {
+    JoinHandle<void> h = keel::async::spawn(std::move(waiting));
+    co_await keel::async::yield_now();
+    EXPECT_EQ(rt.timers().size(), 1u);
+    h.abort();
+    EXPECT_TRUE(rt.timers().empty());
+    EXPECT_EQ(counts.destroyed, 1);
+  };
+  rt.block_on(main());
+}
+
 // --- sleep, sleep_until ------------------------------------------------------
 
 TEST(Sleep, TasksWakeInDeadlineOrderWhateverOrderTheyWereSpawnedIn) {
@@ -227,16 +248,7 @@ TEST(Sleep, AbortAtASleepLeavesNoTimerBehind) {
     Tracked guard(c);
     co_await keel::async::sleep(1h);
   };
-  auto main = [&]() -> Task<void> {
-    JoinHandle<void> h = keel::async::spawn(sleeper(counts));
-    co_await keel::async::yield_now();
-    EXPECT_EQ(rt.timers().size(), 1u);
-    h.abort();
-    EXPECT_TRUE(rt.timers().empty());
-    EXPECT_EQ(counts.destroyed, 1);
-  };
-  rt.block_on(main());
-  EXPECT_TRUE(rt.timers().empty());
+  expect_abort_leaves_nothing(rt, sleeper(counts), counts);
   EXPECT_EQ(counts.live, 0);
 }
 
@@ -301,10 +313,18 @@ TEST(Sleep, SleepingTasksShareTheLoopWithAReadinessHandlerOnAPipe) {
 
 Task<int> answer() { co_return 42; }
 
-// Waits in Park, with a Tracked local whose destruction shows the frame went.
-Task<int> parked(Counts& counts, Waker& slot, int& resumed) {
-  Tracked guard(counts);
-  co_await Park{&slot, &resumed};
+// What a parked task reports: its frame's destruction (one Tracked), the
+// slot its wait's waker is left in, and its resumptions.
+struct ParkedProbe {
+  Counts counts;
+  Waker slot;
+  int resumed = 0;
+};
+
+// Waits in Park until woken through probe.slot, then gives 7.
+Task<int> parked(ParkedProbe& probe) {
+  Tracked guard(probe.counts);
+  co_await Park{&probe.slot, &probe.resumed};
   co_return 7;
 }
 
@@ -342,21 +362,19 @@ TEST(Timeout, OfAVoidTaskGivesAnEmptyExpectedOrTimedOut) {
 TEST(Timeout, DestroysTheTimedOutTaskBeforeItReturns) {
   World world = empty_world();
   Runtime rt(world);
-  Counts counts;
-  Waker slot;
-  int resumed = 0;
+  ParkedProbe probe;
   auto main = [&]() -> Task<void> {
-    keel::async::Timeout<int> bounded = keel::async::timeout(2ms, parked(counts, slot, resumed));
+    keel::async::Timeout<int> bounded = keel::async::timeout(2ms, parked(probe));
     const Instant deadline = bounded.deadline();
     std::expected<int, TimedOut> r = co_await bounded;
-    EXPECT_EQ(counts.destroyed, 1);  // before timeout() returned
-    EXPECT_EQ(counts.live, 0);
+    EXPECT_EQ(probe.counts.destroyed, 1);  // before timeout() returned
+    EXPECT_EQ(probe.counts.live, 0);
     EXPECT_EQ(r, (std::expected<int, TimedOut>(std::unexpect, deadline)));
   };
   rt.block_on(main());
-  slot.wake();  // the task is gone: a no-op
+  probe.slot.wake();  // the task is gone: a no-op
   EXPECT_EQ(rt.tick(0ns), 0u);
-  EXPECT_EQ(resumed, 0);
+  EXPECT_EQ(probe.resumed, 0);
   EXPECT_TRUE(rt.timers().empty());
   EXPECT_EQ(rt.tasks(), 0u);
 }
@@ -381,10 +399,7 @@ TEST(Timeout, ATaskWokenInThePollItsDeadlineFiresTimesOutOnce) {
   auto main = [&]() -> Task<bool> {
     // Runs after the timers are scheduled and holds the loop until both
     // are due, so one poll fires both.
-    keel::async::spawn([](Instant until) -> Task<void> {
-      stall_until(until + 1ms);
-      co_return;
-    }(deadline)).detach();
+    keel::async::spawn(hold_the_loop_until(deadline + 1ms)).detach();
     std::expected<int, TimedOut> r = co_await keel::async::timeout_at(deadline, inner());
     ++outcomes;
     co_return r.has_value();
@@ -405,22 +420,17 @@ TEST(Timeout, AWakeFromAHandlerTimerInTheSamePollComesTooLate) {
   wb.install_driver(keel::TimerInstaller{});
   World world = std::move(wb).build();
   Runtime rt(world);
-  Counts counts;
-  Waker slot;
-  int resumed = 0;
+  ParkedProbe probe;
   const Instant deadline = rt.now() + kAhead;
-  world.resource<keel::TimerWheel>().schedule(deadline, [&slot](Instant) { slot.wake(); });
+  world.resource<keel::TimerWheel>().schedule(deadline, [&probe](Instant) { probe.slot.wake(); });
   auto main = [&]() -> Task<bool> {
-    keel::async::spawn([](Instant until) -> Task<void> {
-      stall_until(until + 1ms);
-      co_return;
-    }(deadline)).detach();
-    std::expected<int, TimedOut> r = co_await keel::async::timeout_at(deadline, parked(counts, slot, resumed));
+    keel::async::spawn(hold_the_loop_until(deadline + 1ms)).detach();
+    std::expected<int, TimedOut> r = co_await keel::async::timeout_at(deadline, parked(probe));
     co_return r.has_value();
   };
   EXPECT_FALSE(rt.block_on(main()));
-  EXPECT_EQ(resumed, 0);
-  EXPECT_EQ(counts.destroyed, 1);
+  EXPECT_EQ(probe.resumed, 0);
+  EXPECT_EQ(probe.counts.destroyed, 1);
   EXPECT_TRUE(world.resource<keel::TimerWheel>().empty());
   EXPECT_TRUE(rt.timers().empty());
 }
@@ -479,11 +489,9 @@ TEST(Timeout, PropagatesTheTasksExceptionBeforeOrAfterItWaits) {
 TEST(Timeout, NestedTimeoutsEachEndTheirOwnTask) {
   World world = empty_world();
   Runtime rt(world);
-  Counts counts;
-  Waker slot;
-  int resumed = 0;
+  ParkedProbe probe;
   auto middle = [&](std::chrono::milliseconds limit) -> Task<bool> {
-    std::expected<int, TimedOut> r = co_await keel::async::timeout(limit, parked(counts, slot, resumed));
+    std::expected<int, TimedOut> r = co_await keel::async::timeout(limit, parked(probe));
     co_return r.has_value();
   };
   auto main = [&]() -> Task<void> {
@@ -491,17 +499,17 @@ TEST(Timeout, NestedTimeoutsEachEndTheirOwnTask) {
     // finishes in time for the outer one.
     std::expected<bool, TimedOut> inner_first = co_await keel::async::timeout(1h, middle(1ms));
     EXPECT_EQ(inner_first, (std::expected<bool, TimedOut>(false)));
-    EXPECT_EQ(counts.destroyed, 1);
+    EXPECT_EQ(probe.counts.destroyed, 1);
     EXPECT_TRUE(rt.timers().empty());
     // The outer deadline comes first: the middle task is destroyed with the
     // inner one, and the inner deadline's timer with them.
     std::expected<bool, TimedOut> outer_first = co_await keel::async::timeout(1ms, middle(1h));
     EXPECT_FALSE(outer_first.has_value());
-    EXPECT_EQ(counts.destroyed, 2);
+    EXPECT_EQ(probe.counts.destroyed, 2);
     EXPECT_TRUE(rt.timers().empty());
   };
   rt.block_on(main());
-  EXPECT_EQ(resumed, 0);
+  EXPECT_EQ(probe.resumed, 0);
 }
 
 // A chain of timeouts nested 100,000 deep: each awaits the next by
@@ -528,22 +536,12 @@ TEST(Timeout, ADeepChainOfNestedTimeoutsRunsInBoundedStack) {
 TEST(Timeout, AbortingTheAwaitingTaskCancelsTheDeadlineAndDestroysTheInnerTask) {
   World world = empty_world();
   Runtime rt(world);
-  Counts counts;
-  Waker slot;
-  int resumed = 0;
-  auto waiter = [&]() -> Task<void> { (void)co_await keel::async::timeout(1h, parked(counts, slot, resumed)); };
-  auto main = [&]() -> Task<void> {
-    JoinHandle<void> h = keel::async::spawn(waiter());
-    co_await keel::async::yield_now();
-    EXPECT_EQ(rt.timers().size(), 1u);
-    h.abort();
-    EXPECT_TRUE(rt.timers().empty());
-    EXPECT_EQ(counts.destroyed, 1);
-  };
-  rt.block_on(main());
-  slot.wake();
+  ParkedProbe probe;
+  auto waiter = [&]() -> Task<void> { (void)co_await keel::async::timeout(1h, parked(probe)); };
+  expect_abort_leaves_nothing(rt, waiter(), probe.counts);
+  probe.slot.wake();
   EXPECT_EQ(rt.tick(0ns), 0u);
-  EXPECT_EQ(resumed, 0);
+  EXPECT_EQ(probe.resumed, 0);
 }
 
 // What the timed-out task held goes with it: here the JoinHandle of a task
@@ -551,17 +549,15 @@ TEST(Timeout, AbortingTheAwaitingTaskCancelsTheDeadlineAndDestroysTheInnerTask) 
 TEST(Timeout, ATimedOutTaskAwaitingASpawnedTaskAbortsItThroughItsHandle) {
   World world = empty_world();
   Runtime rt(world);
-  Counts counts;
-  Waker slot;
-  int resumed = 0;
-  auto joins = [&]() -> Task<int> { co_return co_await keel::async::spawn(parked(counts, slot, resumed)); };
+  ParkedProbe probe;
+  auto joins = [&]() -> Task<int> { co_return co_await keel::async::spawn(parked(probe)); };
   auto main = [&]() -> Task<bool> {
     std::expected<int, TimedOut> r = co_await keel::async::timeout(1ms, joins());
     co_return r.has_value();
   };
   EXPECT_FALSE(rt.block_on(main()));
-  EXPECT_EQ(counts.destroyed, 1);
-  EXPECT_EQ(resumed, 0);
+  EXPECT_EQ(probe.counts.destroyed, 1);
+  EXPECT_EQ(probe.resumed, 0);
   EXPECT_EQ(rt.tasks(), 0u);
 }
 
@@ -572,21 +568,19 @@ TEST(Timeout, ATimedOutTaskAwaitingASpawnedTaskAbortsItThroughItsHandle) {
 TEST(Timeout, ADeadlineFiringWhileItsTaskRunsEndsTheTaskAtItsNextWait) {
   World world = empty_world();
   Runtime rt(world);
-  Counts counts;
-  Waker slot;
-  int resumed = 0;
+  ParkedProbe probe;
   auto polls_then_parks = [&]() -> Task<int> {
     const std::size_t fired = keel::TimerPoller(rt.timers()).poll(world, rt.now() + 1h);
     EXPECT_EQ(fired, 1u);
     EXPECT_EQ(rt.timers().size(), 1u);  // the deadline, armed again
-    co_return co_await parked(counts, slot, resumed);
+    co_return co_await parked(probe);
   };
   auto main = [&]() -> Task<bool> {
     std::expected<int, TimedOut> r = co_await keel::async::timeout(1ms, polls_then_parks());
     co_return r.has_value();
   };
   EXPECT_FALSE(rt.block_on(main()));
-  EXPECT_EQ(counts.destroyed, 1);
+  EXPECT_EQ(probe.counts.destroyed, 1);
   EXPECT_TRUE(rt.timers().empty());
 }
 
@@ -596,6 +590,13 @@ TEST(Timeout, AwaitedOutsideARuntimeTaskThrowsLogicError) {
 }
 
 // --- Interval ----------------------------------------------------------------
+
+// Holds the loop until four and a half periods after `first`, and gives the
+// instant it lets go: four ticks missed, the fifth not yet due.
+Instant stall_past_four_ticks(Instant first, std::chrono::nanoseconds period) {
+  stall_until(first + 4 * period + period / 2);
+  return std::chrono::steady_clock::now();
+}
 
 TEST(Interval, TicksAreWholePeriodsFromTheFirstInIncreasingOrder) {
   World world = empty_world();
@@ -626,8 +627,7 @@ TEST(Interval, SkipGivesOneLateTickThenContinuesInPhase) {
   Interval tick(first, kPeriod, MissedTicks::kSkip);
   Instant stalled_until;
   auto main = [&]() -> Task<std::vector<Instant>> {
-    stall_until(first + 4 * kPeriod + kPeriod / 2);
-    stalled_until = rt.now();
+    stalled_until = stall_past_four_ticks(first, kPeriod);
     std::vector<Instant> ticks;
     ticks.push_back(co_await tick.next());
     ticks.push_back(co_await tick.next());
@@ -659,8 +659,7 @@ TEST(Interval, BurstGivesEveryMissedTickOnePerAwait) {
   auto main = [&]() -> Task<std::vector<Instant>> {
     bool done = false;
     JoinHandle<void> w = keel::async::spawn(witness(done));
-    stall_until(first + 4 * kPeriod + kPeriod / 2);
-    stalled_until = rt.now();
+    stalled_until = stall_past_four_ticks(first, kPeriod);
     std::vector<Instant> ticks;
     do {
       ticks.push_back(co_await tick.next());
