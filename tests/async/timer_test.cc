@@ -135,7 +135,7 @@ TEST(Sleep, SeededSleepersWakeInDeadlineThenWaitOrderAndAbortedOnesNever) {
     for (int i = 0; i < kSleepers; ++i) {
       plans[seed].offset.push_back(std::chrono::microseconds(100 * (rng() % 16)));
       plans[seed].aborted.push_back(rng() % 5 == 0);
-      plans[seed].child_after.push_back(rng() % 3 == 0 ? std::chrono::microseconds(100 * (rng() % 16)) + 20ms : 0us);
+      plans[seed].child_after.push_back(rng() % 3 == 0 ? std::chrono::microseconds(100 * (rng() % 16)) + 2 * kAhead : 0us);
     }
   }
   std::vector<std::vector<int>> expected(kSeeds);
@@ -159,17 +159,20 @@ TEST(Sleep, SeededSleepersWakeInDeadlineThenWaitOrderAndAbortedOnesNever) {
   std::vector<JoinHandle<void>> children;
   children.reserve(kSeeds * kSleepers);  // main awaits into it: no reallocation
   Instant base;
+  int late = 0;  // children whose deadline was due when they awaited it
   struct Sleeper {
-    static Task<void> child(std::vector<int>& out, int id, Instant at) {
+    static Task<void> child(std::vector<int>& out, int id, Instant at, int& late) {
+      late += at <= std::chrono::steady_clock::now();
       co_await keel::async::sleep_until(at);
       out.push_back(id);
     }
     static Task<void> run(std::vector<int>& out, const Instant& base, std::chrono::microseconds offset, int id,
-                          std::chrono::microseconds child_after, std::vector<JoinHandle<void>>& children) {
+                          std::chrono::microseconds child_after, std::vector<JoinHandle<void>>& children,
+                          int& late) {
       const Instant at = base + offset;
       co_await keel::async::sleep_until(at);
       out.push_back(id);
-      if (child_after > 0us) children.push_back(keel::async::spawn(child(out, kChild + id, at + child_after)));
+      if (child_after > 0us) children.push_back(keel::async::spawn(child(out, kChild + id, at + child_after, late)));
     }
   };
   auto main = [&]() -> Task<std::size_t> {
@@ -178,7 +181,7 @@ TEST(Sleep, SeededSleepersWakeInDeadlineThenWaitOrderAndAbortedOnesNever) {
     for (int seed = 0; seed < kSeeds; ++seed) {
       for (int i = 0; i < kSleepers; ++i) {
         handles.push_back(keel::async::spawn(Sleeper::run(woke[seed], base, plans[seed].offset[i], i,
-                                                          plans[seed].child_after[i], children)));
+                                                          plans[seed].child_after[i], children, late)));
         ++waiting;
       }
     }
@@ -197,6 +200,7 @@ TEST(Sleep, SeededSleepersWakeInDeadlineThenWaitOrderAndAbortedOnesNever) {
     co_return pending == waiting;
   };
   ASSERT_TRUE(rt.block_on(main())) << "a deadline was due before its sleeper awaited it: the machine stalled";
+  ASSERT_EQ(late, 0) << "a child's deadline was due before it awaited it: the machine stalled";
   for (int seed = 0; seed < kSeeds; ++seed) EXPECT_EQ(woke[seed], expected[seed]) << "seed " << seed;
   EXPECT_TRUE(rt.timers().empty());
   EXPECT_EQ(rt.tasks(), 0u);
