@@ -1,7 +1,9 @@
 // Time in tasks: sleep for a while or until an instant, bound a task by a
 // deadline, tick at a fixed period. Every wait is a timer on the runtime's
 // own keel::TimerWheel, which the runtime fires each turn and whose next
-// deadline bounds the ring's wait; handlers and tasks share one loop.
+// deadline bounds the ring's wait; unlike std::this_thread::sleep_for, a
+// sleep suspends the task only, and the thread runs the other tasks and
+// the World's handlers meanwhile.
 //
 //   co_await keel::async::sleep(5ms);                         // or sleep_until(instant)
 //   std::expected<Quote, keel::async::TimedOut> q = co_await keel::async::timeout(1s, fetch(venue));
@@ -14,12 +16,12 @@
 // when the deadline comes first it destroys the task at its suspension
 // point — its destructors run before timeout() returns — and gives
 // TimedOut. Abandoning any of these waits (abort, an enclosing timeout)
-// cancels its timer.
+// cancels its timer. For one deadline over several steps, compute it once
+// and pass it to timeout_at() at each.
 //
-// Not for: handler code (schedule on keel::TimerWheel, rt/timer.h), waits
-// finer than the wheel's resolution (RuntimeOptions::timer_resolution,
-// 100 µs), or a deadline shared by several steps (pass a keel::Instant to
-// timeout_at() at each). Loop thread only. See docs/async-timers.md.
+// Not for: handler code (schedule on keel::TimerWheel, rt/timer.h), or
+// waits finer than the wheel's resolution (RuntimeOptions::timer_resolution,
+// 100 µs). Loop thread only. See docs/async-timers.md.
 #pragma once
 
 #include <chrono>
