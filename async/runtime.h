@@ -91,7 +91,7 @@ class Runtime {
   T block_on(Task<T> task) {
     check_not_inside("block_on()");
     JoinHandle<T> main = spawn(std::move(task));
-    Turning turning(turning_);
+    Turning turning(*this);
     while (true) {
       run_tasks();
       if (main.is_finished()) break;
@@ -116,7 +116,7 @@ class Runtime {
   template <class Rep, class Period>
   std::size_t tick(std::chrono::duration<Rep, Period> max_wait) {
     check_not_inside("tick()");
-    Turning turning(turning_);
+    Turning turning(*this);
     const std::size_t ran = run_tasks();
     return ring_due() ? ran + poll_ring(std::chrono::ceil<std::chrono::nanoseconds>(max_wait)) : ran;
   }
@@ -130,7 +130,8 @@ class Runtime {
   Uring& ring() const noexcept { return *ring_; }
   bool shares_world_ring() const noexcept { return own_ring_ == nullptr; }
 
-  // The runtime of this thread (the innermost one alive), or nullptr.
+  // The runtime whose loop (block_on, tick) runs on this thread; outside
+  // any loop, the last one created on it that is still alive; or nullptr.
   static Runtime* current() noexcept { return current_; }
 
   // The runtime's timer wheel and clock, for async/timer.h.
@@ -138,10 +139,24 @@ class Runtime {
   Instant now() const noexcept { return std::chrono::steady_clock::now(); }
 
  private:
+  // While the loop runs: this runtime is the thread's (for spawn(), wakes
+  // and timers of its tasks, and frames from its arena), also when another
+  // Runtime was created on the thread after it.
   struct Turning {
-    bool& flag;
-    explicit Turning(bool& f) noexcept : flag(f) { flag = true; }
-    ~Turning() { flag = false; }
+    Runtime& rt;
+    Runtime* outer;
+    internal::FrameArena::Scope arena;
+    internal::Scheduler::ThisThread scheduler;
+    explicit Turning(Runtime& r) noexcept
+        : rt(r), outer(std::exchange(current_, &r)), arena(r.arena_), scheduler(r.scheduler_) {
+      rt.turning_ = true;
+    }
+    ~Turning() {
+      rt.turning_ = false;
+      current_ = outer;
+    }
+    Turning(const Turning&) = delete;
+    Turning& operator=(const Turning&) = delete;
   };
   // Ready tasks (up to tasks_per_turn), wakes from other threads, due timers.
   std::size_t run_tasks();

@@ -525,6 +525,23 @@ TEST(Runtime, MisuseIsAnErrorThatSaysWhatToDo) {
   EXPECT_THROW(keel::async::internal::run_to_completion(outside()), std::logic_error);
 }
 
+TEST(Runtime, TasksSpawnOnTheRuntimeWhoseLoopRunsThemWhenTwoShareAThread) {
+  World first_world = empty_world();
+  World second_world = empty_world();
+  Runtime first(first_world);
+  Runtime second(second_world);  // the thread's runtime outside any loop
+  EXPECT_EQ(Runtime::current(), &second);
+  auto main = [&]() -> Task<int> {
+    EXPECT_EQ(Runtime::current(), &first);
+    JoinHandle<int> h = keel::async::spawn(answer());
+    EXPECT_EQ(first.tasks(), 2u);
+    EXPECT_EQ(second.tasks(), 0u);
+    co_return co_await h;
+  };
+  EXPECT_EQ(first.block_on(main()), 42);
+  EXPECT_EQ(Runtime::current(), &second);
+}
+
 TEST(Runtime, SpawnerIsUnboundWithoutARuntime) {
   WorldBuilder wb;
   wb.install(keel::async::AsyncPlugin{});
