@@ -1,0 +1,194 @@
+// Where a channel keeps whoever waits on it: WaiterSlot, the one receiver
+// (or spsc sender) of a cross-thread channel parked with its Waker or as a
+// blocked plain thread; SendWaiter, a sender parked with its message, in
+// a SendWaiterList that the receiver serves first in, first out.
+//
+//   slot.arm(waker);  heavy_fence();  if (ready) slot.disarm(); else suspend;   // the waiter
+//   light_fence();    if (slot.armed()) slot.wake();                            // the other side
+//
+// Lifetime protocol (WaiterSlot). A Waker must not be used once its
+// runtime is gone, and a runtime can go as soon as the waiting task's
+// frame is destroyed. So a waker handed to other threads is taken back
+// before the awaiter that armed it is destroyed:
+//   - state_ is empty → armed (the owner stored the waker, release) →
+//     taken (one waking thread won the CAS, acquire: it reads the waker)
+//     → empty (it called wake() and is done with the waker, release).
+//   - disarm() (the owner; every awaiter calls it in its destructor, also
+//     when the task was aborted or the runtime destroyed) CASes armed →
+//     empty, so no thread can take the waker afterwards; if a thread has
+//     taken it, disarm() waits until it stores empty. That wait is the
+//     length of one wake() (a lock-free push and at most one eventfd
+//     write), and happens only when a wake and a destruction race.
+//   - The owner writes waker_ only while the slot is empty and after it
+//     saw empty with acquire, so it never races with a waking thread's
+//     read of the previous waker.
+// A plain thread waits on state_ itself (std::atomic::wait); the waking
+// thread notifies after storing empty. The slot lives in the channel's
+// shared state, which the waking thread's own endpoint keeps alive.
+//
+// SendWaiterList nodes live in the waiting senders' awaiters (or on a
+// blocked thread's stack); the list is guarded by its channel (a mutex for
+// mpsc, nothing for local). A node leaves the list either by its owner
+// (destruction, a recheck that found room) or by the receiver, which moves
+// its message into the queue and marks it sent (or closed) while holding
+// the guard; the owner reads the outcome under the same guard.
+//
+// Not for user code: async/channel.h uses it.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <thread>
+
+#include "async/waker.h"
+
+namespace keel::async::internal {
+
+// Spins politely while another thread finishes a short step (a wake(), a
+// push between its claim and its publication).
+inline void pause_briefly(unsigned& spins) noexcept {
+  if (++spins < 64) {
+#if defined(__x86_64__)
+    __builtin_ia32_pause();
+#endif
+  } else {
+    std::this_thread::yield();
+  }
+}
+
+class WaiterSlot {
+ public:
+  WaiterSlot() noexcept = default;
+  WaiterSlot(const WaiterSlot&) = delete;
+  WaiterSlot& operator=(const WaiterSlot&) = delete;
+
+  // The owner parks a task. The slot is empty (the owner disarmed it).
+  void arm(Waker waker) noexcept {
+    waker_ = waker;
+    thread_ = false;
+    // SAFETY: release publishes waker_ to the thread whose CAS takes it.
+    state_.store(kArmed, std::memory_order_release);
+  }
+  // The owner parks this plain thread; wait_until_woken() blocks on it.
+  void arm_thread() noexcept {
+    waker_ = Waker();
+    thread_ = true;
+    state_.store(kArmed, std::memory_order_release);
+  }
+
+  // The owner takes its waker back: afterwards no other thread uses it.
+  void disarm() noexcept {
+    std::uint32_t seen = kArmed;
+    // SAFETY: acquire on both outcomes: after armed → empty nobody can
+    // take the waker; after seeing empty, the waking thread's use of it
+    // happened before (its release store).
+    if (state_.compare_exchange_strong(seen, kEmpty, std::memory_order_acquire, std::memory_order_acquire)) return;
+    unsigned spins = 0;
+    while (seen == kTaken) {
+      pause_briefly(spins);
+      seen = state_.load(std::memory_order_acquire);
+    }
+  }
+
+  // The other side, after light_fence(): whether a waiter may be parked.
+  bool armed() const noexcept { return state_.load(std::memory_order_relaxed) == kArmed; }
+
+  // Wakes the parked waiter, if any; any thread, any number of callers.
+  void wake() noexcept {
+    std::uint32_t seen = kArmed;
+    // SAFETY: the one CAS winner reads waker_ (acquire pairs with arm()'s
+    // release) and stores empty only after its last use of the waker, so
+    // disarm() — and with it the runtime's end — waits for it.
+    if (!state_.compare_exchange_strong(seen, kTaken, std::memory_order_acquire, std::memory_order_relaxed)) return;
+    const Waker waker = waker_;
+    const bool thread = thread_;
+    waker.wake();
+    state_.store(kEmpty, std::memory_order_release);
+    if (thread) state_.notify_all();
+  }
+
+  // A plain thread armed with arm_thread(): blocks until wake() ran.
+  void wait_until_woken() noexcept {
+    for (std::uint32_t seen = state_.load(std::memory_order_acquire); seen != kEmpty;
+         seen = state_.load(std::memory_order_acquire)) {
+      state_.wait(seen, std::memory_order_acquire);
+    }
+  }
+
+ private:
+  enum : std::uint32_t { kEmpty, kArmed, kTaken };
+
+  std::atomic<std::uint32_t> state_{kEmpty};
+  Waker waker_;
+  bool thread_ = false;
+};
+
+// How a parked sender's wait ended.
+enum class SendOutcome : std::uint32_t {
+  waiting,  // still in the list
+  sent,     // the receiver moved the message into the queue
+  closed,   // the channel closed; the message is still the sender's
+  room,     // (spsc) there is room: the sender pushes it itself
+};
+
+template <class T>
+struct SendWaiter {
+  T* message = nullptr;
+  Waker waker;          // a task's; inert for a blocked thread
+  bool thread = false;  // a plain thread blocked on `outcome`
+  std::atomic<SendOutcome> outcome{SendOutcome::waiting};
+  SendWaiter* prev = nullptr;
+  SendWaiter* next = nullptr;
+  bool linked = false;
+};
+
+// A FIFO of parked senders. Guarded by the channel that owns it.
+template <class T>
+class SendWaiterList {
+ public:
+  bool empty() const noexcept { return head_ == nullptr; }
+  SendWaiter<T>* front() const noexcept { return head_; }
+
+  // SAFETY (list integrity): nodes are linked only while their owner is
+  // suspended or blocked in the send that linked them, and every owner
+  // unlinks its node (under the guard) before the node's storage goes, so
+  // the list never reaches a destroyed node.
+  void push_back(SendWaiter<T>& w) noexcept {
+    w.prev = tail_;
+    w.next = nullptr;
+    w.linked = true;
+    (tail_ != nullptr ? tail_->next : head_) = &w;
+    tail_ = &w;
+    ++size_;
+  }
+  void unlink(SendWaiter<T>& w) noexcept {
+    if (!w.linked) return;
+    (w.prev != nullptr ? w.prev->next : head_) = w.next;
+    (w.next != nullptr ? w.next->prev : tail_) = w.prev;
+    w.prev = w.next = nullptr;
+    w.linked = false;
+    --size_;
+  }
+  std::size_t size() const noexcept { return size_; }
+
+ private:
+  SendWaiter<T>* head_ = nullptr;
+  SendWaiter<T>* tail_ = nullptr;
+  std::size_t size_ = 0;
+};
+
+// Ends a parked sender's wait with `outcome`, under the list's guard: for
+// a task, wakes it; for a blocked thread, stores the outcome and notifies
+// it (the thread re-takes the guard before it returns, so the node lives
+// until this returns).
+template <class T>
+void finish_send_wait(SendWaiter<T>& w, SendOutcome outcome) noexcept {
+  w.outcome.store(outcome, std::memory_order_release);
+  if (w.thread) {
+    w.outcome.notify_all();
+  } else {
+    w.waker.wake();
+  }
+}
+
+}  // namespace keel::async::internal
