@@ -175,7 +175,7 @@ class RecvAwaiter {
     if (core_->receiver_parked) [[unlikely]] {
       throw std::logic_error("keel: a channel's Receiver is awaited by one task at a time");
     }
-    value_ = core_->try_pop();
+    take(core_->try_pop());
     return value_.has_value() || core_->drained();
   }
   bool await_suspend(std::coroutine_handle<> h) {
@@ -183,19 +183,24 @@ class RecvAwaiter {
       parked_ = true;
       return true;
     }
-    value_ = core_->try_pop();
+    take(core_->try_pop());
     return false;
   }
   std::optional<T> await_resume() noexcept {
     if (parked_) {
       core_->unpark_receiver();
       parked_ = false;
-      value_ = core_->take_after_wake();
+      take(core_->take_after_wake());
     }
     return std::move(value_);
   }
 
  private:
+  // Messages need only be move constructible, not assignable.
+  void take(std::optional<T>&& message) noexcept {
+    if (message) value_.emplace(std::move(*message));
+  }
+
   Core* core_;
   std::optional<T> value_;
   bool parked_ = false;
@@ -239,11 +244,11 @@ class Sender {
   // Gives {} once queued, or SendError holding m when the channel is (or
   // becomes, while waiting) closed. Destroying the waiting task takes its
   // place in line back; m is then destroyed with it, unsent.
-  [[nodiscard]] SendAwaiter<Core> send(T message) noexcept { return SendAwaiter<Core>(core_, std::move(message)); }
+  [[nodiscard]] SendAwaiter<Core> send(T message) const noexcept { return SendAwaiter<Core>(core_, std::move(message)); }
 
   // Queues m if there is room now: contextually true when sent, otherwise
   // the error holds m and says full or closed. Never waits.
-  std::expected<void, TrySendError<T>> try_send(T message) noexcept {
+  std::expected<void, TrySendError<T>> try_send(T message) const noexcept {
     const internal::PushResult r = core_->try_push(message);
     if (r == internal::PushResult::ok) return {};
     return std::unexpected(TrySendError<T>{
@@ -253,7 +258,7 @@ class Sender {
   // For a plain thread (spsc, mpsc): queues m, blocking the thread while
   // the channel is full. Throws std::logic_error when called from a task
   // (co_await send() there: blocking would stop every task of the thread).
-  std::expected<void, SendError<T>> send_blocking(T message) {
+  std::expected<void, SendError<T>> send_blocking(T message) const {
     if constexpr (!Core::kCrossThread) {
       static_cast<void>(LocalChannelsHaveNoSendBlocking<T>::ok);
       return {};
