@@ -16,7 +16,7 @@
 // compiler from moving its read above its write. Where membarrier is not
 // available (old kernels, seccomp) both are a full fence.
 //
-//   queue.publish(m); light_fence(); if (slot.armed()) slot.wake();   // per message
+//   queue.publish(m); light_fence(); slot.wake_if(...);                // per message
 //   slot.arm(waker); heavy_fence(); if (!queue.empty()) slot.disarm(); // before waiting
 //
 // Not for user code: async/channel.h uses it.

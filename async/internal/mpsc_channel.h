@@ -64,7 +64,7 @@ class MpscChannel {
     if (c->senders_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
       c->ring_.close();
       light_fence();
-      if (c->rx_waiter_.armed()) c->rx_waiter_.wake();
+      c->rx_waiter_.wake();
     }
     release(c);
   }
@@ -75,10 +75,11 @@ class MpscChannel {
 
   // Senders, any thread.
   PushResult try_push(T& message) noexcept {
-    const PushResult r = ring_.try_push(message);
+    std::uint64_t position = 0;
+    const PushResult r = ring_.try_push(message, &position);
     if (r == PushResult::ok) {
       light_fence();
-      if (rx_waiter_.armed()) [[unlikely]] rx_waiter_.wake();
+      rx_waiter_.wake_if([this, position] { return ring_.head() <= position; });
     }
     return r;
   }

@@ -73,15 +73,15 @@ class MpscRing {
     const std::uint64_t tail = tail_.load(std::memory_order_acquire) & ~mark_bit_;
     // SAFETY: every endpoint is gone, so no claim is in flight: the
     // positions [head_, tail) hold objects, each destroyed once.
-    for (std::uint64_t p = head_; p != tail; p = next(p)) std::destroy_at(object(slots_[index(p)]));
+    for (std::uint64_t p = head_.load(std::memory_order_relaxed); p != tail; p = next(p)) std::destroy_at(object(slots_[index(p)]));
     for (std::size_t i = 0; i < capacity_; ++i) std::destroy_at(&slots_[i].stamp);
     std::allocator<Slot>().deallocate(slots_, capacity_);
   }
 
   std::size_t capacity() const noexcept { return capacity_; }
 
-  // Any thread. Moves `value` in on ok; leaves it alone otherwise.
-  PushResult try_push(T& value) noexcept {
+  // Any thread. Moves `value` in on ok, at `*position`; leaves it alone otherwise.
+  PushResult try_push(T& value, std::uint64_t* position = nullptr) noexcept {
     std::uint64_t tail = tail_.load(std::memory_order_relaxed);
     unsigned spins = 0;
     while (true) {
@@ -98,6 +98,7 @@ class MpscRing {
           // is empty (stamp == tail); the move cannot throw.
           ::new (static_cast<void*>(s.storage)) T(std::move(value));
           s.stamp.store(tail + 1, std::memory_order_release);
+          if (position != nullptr) *position = tail;
           return PushResult::ok;
         }
         // Another producer claimed it: `tail` was reloaded; try the next.
@@ -120,23 +121,29 @@ class MpscRing {
 
   // The consumer: the oldest object, or nullopt when none is published.
   std::optional<T> try_pop() noexcept {
-    Slot& s = slots_[index(head_)];
-    if (s.stamp.load(std::memory_order_acquire) != head_ + 1) return std::nullopt;
+    const std::uint64_t head = head_.load(std::memory_order_relaxed);
+    Slot& s = slots_[index(head)];
+    if (s.stamp.load(std::memory_order_acquire) != head + 1) return std::nullopt;
     T* const at = object(s);
     // SAFETY: stamp head + 1 (acquire) means the push at head built this
     // object and published it; it is moved out and destroyed before the
     // release store hands the slot to the next lap's producer.
     std::optional<T> out(std::in_place, std::move(*at));
     std::destroy_at(at);
-    s.stamp.store(head_ + one_lap_, std::memory_order_release);
-    head_ = next(head_);
+    s.stamp.store(head + one_lap_, std::memory_order_release);
+    head_.store(next(head), std::memory_order_release);
     return out;
   }
 
   // The consumer: whether the object at the head is published.
   bool has_message() const noexcept {
-    return slots_[index(head_)].stamp.load(std::memory_order_acquire) == head_ + 1;
+    const std::uint64_t head = head_.load(std::memory_order_relaxed);
+    return slots_[index(head)].stamp.load(std::memory_order_acquire) == head + 1;
   }
+  // Any thread: positions below this one were consumed (positions grow as
+  // integers across laps). acquire: seen after the consumer's arming, it
+  // covers what the consumer took before it armed.
+  std::uint64_t head() const noexcept { return head_.load(std::memory_order_acquire); }
 
   // Any thread; no claim succeeds afterwards. Returns false if it was closed already.
   bool close() noexcept { return (tail_.fetch_or(mark_bit_, std::memory_order_acq_rel) & mark_bit_) == 0; }
@@ -144,7 +151,7 @@ class MpscRing {
   // The consumer: closed, and every position claimed before that popped.
   bool drained() const noexcept {
     const std::uint64_t tail = tail_.load(std::memory_order_acquire);
-    return (tail & mark_bit_) != 0 && (tail & ~mark_bit_) == head_;
+    return (tail & mark_bit_) != 0 && (tail & ~mark_bit_) == head_.load(std::memory_order_relaxed);
   }
 
  private:
@@ -164,7 +171,9 @@ class MpscRing {
   std::uint64_t one_lap_;   // lap unit, above the mark bit
 
   alignas(kCacheLine) std::atomic<std::uint64_t> tail_{0};
-  alignas(kCacheLine) std::uint64_t head_ = 0;  // the consumer's alone
+  // Written by the consumer alone; read by producers deciding whether a
+  // wake is still needed.
+  alignas(kCacheLine) std::atomic<std::uint64_t> head_{0};
 };
 
 }  // namespace keel::async::internal

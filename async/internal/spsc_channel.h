@@ -41,7 +41,7 @@ class SpscChannel {
   static void drop_sender(SpscChannel* c) noexcept {
     c->ring_.close_from_producer();
     light_fence();
-    if (c->rx_waiter_.armed()) c->rx_waiter_.wake();
+    c->rx_waiter_.wake();
     release(c);
   }
   static void drop_receiver(SpscChannel* c) noexcept {
@@ -85,7 +85,7 @@ class SpscChannel {
     std::optional<T> out = ring_.try_pop();
     if (out) {
       light_fence();
-      if (tx_waiter_.armed()) [[unlikely]] tx_waiter_.wake();
+      tx_waiter_.wake_if([this] { return ring_.producer_has_room(); });
     }
     return out;
   }
@@ -123,10 +123,11 @@ class SpscChannel {
   }
 
   PushResult push(T& message) noexcept {
-    const PushResult r = ring_.try_push(message);
+    std::uint64_t position = 0;
+    const PushResult r = ring_.try_push(message, &position);
     if (r == PushResult::ok) {
       light_fence();
-      if (rx_waiter_.armed()) [[unlikely]] rx_waiter_.wake();
+      rx_waiter_.wake_if([this, position] { return ring_.head() <= position; });
     }
     return r;
   }

@@ -73,8 +73,8 @@ class SpscRing {
 
   std::size_t capacity() const noexcept { return capacity_; }
 
-  // Producer. Moves `value` in on ok; leaves it alone otherwise.
-  PushResult try_push(T& value) noexcept {
+  // Producer. Moves `value` in on ok, at `*position`; leaves it alone otherwise.
+  PushResult try_push(T& value, std::uint64_t* position = nullptr) noexcept {
     if (closed_.load(std::memory_order_relaxed)) [[unlikely]] return PushResult::closed;
     const std::uint64_t tail = tail_.load(std::memory_order_relaxed);
     if (tail - head_cache_ >= capacity_) {
@@ -95,6 +95,7 @@ class SpscRing {
     ::new (static_cast<void*>(slot(tail))) T(std::move(value));
     // SAFETY: release publishes the object to the consumer's acquire load.
     tail_.store(tail + 1, std::memory_order_release);
+    if (position != nullptr) *position = tail;
     return PushResult::ok;
   }
 
@@ -120,6 +121,16 @@ class SpscRing {
     std::destroy_at(at);
     head_.store(head + 1, std::memory_order_release);
     return out;
+  }
+
+  // Any thread: positions below this one were consumed. acquire: seen by
+  // a producer after the consumer's arming, it covers what the consumer
+  // took before it armed.
+  std::uint64_t head() const noexcept { return head_.load(std::memory_order_acquire); }
+  // The consumer, after a pop: whether the producer, parked on a full
+  // ring, now has room (its tail is read with acquire after its arming).
+  bool producer_has_room() const noexcept {
+    return (tail_.load(std::memory_order_acquire) & ~kBusy) - head_.load(std::memory_order_relaxed) < capacity_;
   }
 
   // Consumer: whether an object is published (for a parked receiver's recheck).

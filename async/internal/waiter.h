@@ -4,7 +4,7 @@
 // a SendWaiterList that the receiver serves first in, first out.
 //
 //   slot.arm(waker);  heavy_fence();  if (ready) slot.disarm(); else suspend;   // the waiter
-//   light_fence();    if (slot.armed()) slot.wake();                            // the other side
+//   light_fence();    slot.wake_if([&] { return my_message_unread(); });         // the other side
 //
 // Lifetime protocol (WaiterSlot). A Waker must not be used once its
 // runtime is gone, and a runtime can go as soon as the waiting task's
@@ -22,6 +22,13 @@
 //   - The owner writes waker_ only while the slot is empty and after it
 //     saw empty with acquire, so it never races with a waking thread's
 //     read of the previous waker.
+//   - No wake without cause: state_ also counts the armings, and a waking
+//     thread first checks, against what the owner had done before it
+//     armed, that the wait is still its business (a pusher: that its
+//     message was not consumed already; a popper: that the parked sender
+//     now has room). Without that, a push whose message the receiver
+//     already took could wake the receiver's next, unrelated wait, and
+//     the receiver would find nothing.
 // A plain thread waits on state_ itself (std::atomic::wait); the waking
 // thread notifies after storing empty. The slot lives in the channel's
 // shared state, which the waking thread's own endpoint keeps alive.
@@ -66,59 +73,88 @@ class WaiterSlot {
   void arm(Waker waker) noexcept {
     waker_ = waker;
     thread_ = false;
-    // SAFETY: release publishes waker_ to the thread whose CAS takes it.
-    state_.store(kArmed, std::memory_order_release);
+    publish_armed();
   }
   // The owner parks this plain thread; wait_until_woken() blocks on it.
   void arm_thread() noexcept {
     waker_ = Waker();
     thread_ = true;
-    state_.store(kArmed, std::memory_order_release);
+    publish_armed();
   }
 
   // The owner takes its waker back: afterwards no other thread uses it.
   void disarm() noexcept {
-    std::uint32_t seen = kArmed;
-    // SAFETY: acquire on both outcomes: after armed → empty nobody can
+    std::uint64_t seen = state_.load(std::memory_order_acquire);
+    // SAFETY: acquire on every outcome: after armed → empty nobody can
     // take the waker; after seeing empty, the waking thread's use of it
     // happened before (its release store).
-    if (state_.compare_exchange_strong(seen, kEmpty, std::memory_order_acquire, std::memory_order_acquire)) return;
+    if ((seen & kStateBits) == kArmed &&
+        state_.compare_exchange_strong(seen, empty_of(seen), std::memory_order_acquire, std::memory_order_acquire)) {
+      return;
+    }
     unsigned spins = 0;
-    while (seen == kTaken) {
+    while ((seen & kStateBits) == kTaken) {
       pause_briefly(spins);
       seen = state_.load(std::memory_order_acquire);
     }
   }
 
-  // The other side, after light_fence(): whether a waiter may be parked.
-  bool armed() const noexcept { return state_.load(std::memory_order_relaxed) == kArmed; }
-
-  // Wakes the parked waiter, if any; any thread, any number of callers.
-  void wake() noexcept {
-    std::uint32_t seen = kArmed;
-    // SAFETY: the one CAS winner reads waker_ (acquire pairs with arm()'s
-    // release) and stores empty only after its last use of the waker, so
-    // disarm() — and with it the runtime's end — waits for it.
-    if (!state_.compare_exchange_strong(seen, kTaken, std::memory_order_acquire, std::memory_order_relaxed)) return;
+  // The other side, after light_fence(): wakes the parked waiter if there
+  // is one and `still_wanted()` — evaluated after seeing the arming, with
+  // everything the owner did before it visible — says this wake is for
+  // its wait. Any thread, any number of callers; wakes each arming at
+  // most once.
+  template <class StillWanted>
+  void wake_if(StillWanted still_wanted) noexcept {
+    // SAFETY: acquire pairs with publish_armed(): the owner's state before
+    // it parked (how far it has consumed) is visible to still_wanted().
+    std::uint64_t seen = state_.load(std::memory_order_acquire);
+    if ((seen & kStateBits) != kArmed) [[likely]] return;
+    if (!still_wanted()) return;
+    // SAFETY: the CAS names the arming seen above (its generation): if
+    // the owner disarmed and parked again meanwhile, it fails, so a wake
+    // meant for an earlier wait never ends a later one. The one winner
+    // reads waker_ (acquire) and stores empty only after its last use of
+    // the waker, so disarm() — and with it the runtime's end — waits.
+    if (!state_.compare_exchange_strong(seen, taken_of(seen), std::memory_order_acquire, std::memory_order_relaxed)) {
+      return;
+    }
     const Waker waker = waker_;
     const bool thread = thread_;
     waker.wake();
-    state_.store(kEmpty, std::memory_order_release);
+    state_.store(empty_of(seen), std::memory_order_release);
     if (thread) state_.notify_all();
+  }
+  void wake() noexcept {
+    wake_if([] { return true; });
   }
 
   // A plain thread armed with arm_thread(): blocks until wake() ran.
   void wait_until_woken() noexcept {
-    for (std::uint32_t seen = state_.load(std::memory_order_acquire); seen != kEmpty;
+    for (std::uint64_t seen = state_.load(std::memory_order_acquire); (seen & kStateBits) != kEmpty;
          seen = state_.load(std::memory_order_acquire)) {
       state_.wait(seen, std::memory_order_acquire);
     }
   }
 
  private:
-  enum : std::uint32_t { kEmpty, kArmed, kTaken };
+  // The low bits hold the state, the rest the number of the arming.
+  static constexpr std::uint64_t kEmpty = 0;
+  static constexpr std::uint64_t kArmed = 1;
+  static constexpr std::uint64_t kTaken = 2;
+  static constexpr std::uint64_t kStateBits = 3;
 
-  std::atomic<std::uint32_t> state_{kEmpty};
+  static std::uint64_t empty_of(std::uint64_t word) noexcept { return (word & ~kStateBits) | kEmpty; }
+  static std::uint64_t taken_of(std::uint64_t word) noexcept { return (word & ~kStateBits) | kTaken; }
+
+  void publish_armed() noexcept {
+    const std::uint64_t next = (state_.load(std::memory_order_relaxed) & ~kStateBits) + (kStateBits + 1);
+    // SAFETY: release publishes waker_ (and the owner's progress) to the
+    // thread whose acquire load sees this arming.
+    state_.store(next | kArmed, std::memory_order_release);
+  }
+
+  std::atomic<std::uint64_t> state_{kEmpty};
   Waker waker_;
   bool thread_ = false;
 };
