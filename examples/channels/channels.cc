@@ -42,7 +42,8 @@ struct Fill {
 
 Task<void> produce_orders(keel::async::local::Sender<Order> tx) {
   for (std::int64_t i = 1; i <= 5; ++i) {
-    co_await tx.send(Order{"ESZ5", i});  // waits while the channel is full
+    Order order{"ESZ5", i};
+    co_await tx.send(std::move(order));  // waits while the channel is full
   }
 }  // the last sender goes: the receiver sees the end
 
