@@ -85,15 +85,20 @@ void try_send_try_recv_against_a_plain_ring(benchmark::State& state, Make make) 
   benchmark::DoNotOptimize(sink);
 }
 
-void BM_MpscTrySendTryRecv(benchmark::State& state) {
-  try_send_try_recv_against_a_plain_ring(state, [] { return keel::async::mpsc::channel<std::int64_t>(kCapacity); });
-}
-BENCHMARK(BM_MpscTrySendTryRecv);
+// The cross-thread kinds, for BENCHMARK_TEMPLATE.
+struct Spsc {
+  static auto make() { return keel::async::spsc::channel<std::int64_t>(kCapacity); }
+};
+struct Mpsc {
+  static auto make() { return keel::async::mpsc::channel<std::int64_t>(kCapacity); }
+};
 
-void BM_SpscTrySendTryRecv(benchmark::State& state) {
-  try_send_try_recv_against_a_plain_ring(state, [] { return keel::async::spsc::channel<std::int64_t>(kCapacity); });
+template <class Kind>
+void BM_TrySendTryRecv(benchmark::State& state) {
+  try_send_try_recv_against_a_plain_ring(state, Kind::make);
 }
-BENCHMARK(BM_SpscTrySendTryRecv);
+BENCHMARK_TEMPLATE(BM_TrySendTryRecv, Mpsc);
+BENCHMARK_TEMPLATE(BM_TrySendTryRecv, Spsc);
 
 // --- across two cores ---------------------------------------------------------------------------
 
@@ -170,7 +175,10 @@ void cross_thread_against_hand_spsc(benchmark::State& state, Make make) {
   for (auto _ : state) {
     auto [tx, rx] = make();
     const double s = spin_transfer([&](std::int64_t i) { return static_cast<bool>(tx.try_send(i)); },
-                                   [&] { return rx.try_recv(); });
+                                   [&]() -> std::optional<std::int64_t> {
+                                     if (auto r = rx.try_recv()) return *r;
+                                     return std::nullopt;
+                                   });
     auto hand = std::make_unique<HandSpsc>();
     hand_seconds += spin_transfer([&](std::int64_t i) { return hand->push(i); }, [&] { return hand->pop(); });
     seconds += s;
@@ -182,15 +190,12 @@ void cross_thread_against_hand_spsc(benchmark::State& state, Make make) {
   state.counters["ratio"] = seconds / hand_seconds;
 }
 
-void BM_SpscCrossThread(benchmark::State& state) {
-  cross_thread_against_hand_spsc(state, [] { return keel::async::spsc::channel<std::int64_t>(kCapacity); });
+template <class Kind>
+void BM_CrossThread(benchmark::State& state) {
+  cross_thread_against_hand_spsc(state, Kind::make);
 }
-BENCHMARK(BM_SpscCrossThread)->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(5);
-
-void BM_MpscCrossThread(benchmark::State& state) {
-  cross_thread_against_hand_spsc(state, [] { return keel::async::mpsc::channel<std::int64_t>(kCapacity); });
-}
-BENCHMARK(BM_MpscCrossThread)->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(5);
+BENCHMARK_TEMPLATE(BM_CrossThread, Spsc)->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(5);
+BENCHMARK_TEMPLATE(BM_CrossThread, Mpsc)->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(5);
 
 // A receiver task on a runtime (parking when empty) fed by a plain thread
 // that blocks when full: the path with wake-ups.
@@ -223,15 +228,12 @@ void cross_thread_with_waits(benchmark::State& state, Make make) {
   state.counters["Mmsg_per_s"] = kBatch * static_cast<double>(state.iterations()) / seconds / 1e6;
 }
 
-void BM_SpscCrossThreadWithWaits(benchmark::State& state) {
-  cross_thread_with_waits(state, [] { return keel::async::spsc::channel<std::int64_t>(kCapacity); });
+template <class Kind>
+void BM_CrossThreadWithWaits(benchmark::State& state) {
+  cross_thread_with_waits(state, Kind::make);
 }
-BENCHMARK(BM_SpscCrossThreadWithWaits)->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(3);
-
-void BM_MpscCrossThreadWithWaits(benchmark::State& state) {
-  cross_thread_with_waits(state, [] { return keel::async::mpsc::channel<std::int64_t>(kCapacity); });
-}
-BENCHMARK(BM_MpscCrossThreadWithWaits)->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(3);
+BENCHMARK_TEMPLATE(BM_CrossThreadWithWaits, Spsc)->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(3);
+BENCHMARK_TEMPLATE(BM_CrossThreadWithWaits, Mpsc)->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(3);
 
 }  // namespace
 

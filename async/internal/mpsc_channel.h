@@ -44,7 +44,9 @@
 namespace keel::async::internal {
 
 template <class T>
-class MpscChannel {
+class MpscChannel : public SharedByEndpoints<MpscChannel<T>> {
+  using SharedByEndpoints<MpscChannel<T>>::release;
+
  public:
   using value_type = T;
   static constexpr bool kCopyableSender = true;
@@ -54,7 +56,7 @@ class MpscChannel {
 
   void add_sender() noexcept {
     senders_.fetch_add(1, std::memory_order_relaxed);
-    refs_.fetch_add(1, std::memory_order_relaxed);
+    this->add_ref();
   }
   static void drop_sender(MpscChannel* c) noexcept {
     // SAFETY: acq_rel: the last sender's decrement follows every other
@@ -66,10 +68,6 @@ class MpscChannel {
       light_fence();
       c->rx_waiter_.wake();
     }
-    release(c);
-  }
-  static void drop_receiver(MpscChannel* c) noexcept {
-    c->close();
     release(c);
   }
 
@@ -165,12 +163,6 @@ class MpscChannel {
   bool receiver_parked = false;
 
  private:
-  static void release(MpscChannel* c) noexcept {
-    // SAFETY: acq_rel: whoever deletes the state sees everything the other
-    // endpoints did before letting go.
-    if (c->refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete c;
-  }
-
   // The room the last pop made goes to the senders parked first.
   void serve_senders() noexcept {
     std::lock_guard guard(mutex_);
@@ -185,7 +177,6 @@ class MpscChannel {
 
   MpscRing<T> ring_;
   std::atomic<std::size_t> senders_{1};
-  std::atomic<int> refs_{2};
   alignas(kCacheLine) WaiterSlot rx_waiter_;
   alignas(kCacheLine) std::atomic<std::size_t> waiting_{0};
   std::mutex mutex_;

@@ -30,7 +30,9 @@
 namespace keel::async::internal {
 
 template <class T>
-class SpscChannel {
+class SpscChannel : public SharedByEndpoints<SpscChannel<T>> {
+  using SharedByEndpoints<SpscChannel<T>>::release;
+
  public:
   using value_type = T;
   static constexpr bool kCopyableSender = false;
@@ -42,10 +44,6 @@ class SpscChannel {
     c->ring_.close_from_producer();
     light_fence();
     c->rx_waiter_.wake();
-    release(c);
-  }
-  static void drop_receiver(SpscChannel* c) noexcept {
-    c->close();
     release(c);
   }
 
@@ -116,12 +114,6 @@ class SpscChannel {
   bool receiver_parked = false;
 
  private:
-  static void release(SpscChannel* c) noexcept {
-    // SAFETY: acq_rel: the endpoint that deletes the state sees everything
-    // the other one did before letting go.
-    if (c->refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete c;
-  }
-
   PushResult push(T& message) noexcept {
     std::uint64_t position = 0;
     const PushResult r = ring_.try_push(message, &position);
@@ -133,7 +125,6 @@ class SpscChannel {
   }
 
   SpscRing<T> ring_;
-  std::atomic<int> refs_{2};
   bool send_parked_ = false;  // the producer's
   alignas(kCacheLine) WaiterSlot rx_waiter_;
   alignas(kCacheLine) WaiterSlot tx_waiter_;

@@ -159,6 +159,29 @@ class WaiterSlot {
   bool thread_ = false;
 };
 
+// The reference count of a cross-thread channel's state, shared by its
+// endpoints: Derived is deleted by the last endpoint to let go, and
+// Derived::close() runs when the receiver goes.
+template <class Derived>
+class SharedByEndpoints {
+ public:
+  static void drop_receiver(Derived* c) noexcept {
+    c->close();
+    release(c);
+  }
+
+ protected:
+  void add_ref() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
+  static void release(Derived* c) noexcept {
+    // SAFETY: acq_rel: whoever deletes the state sees everything the other
+    // endpoints did before letting go.
+    if (c->refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete c;
+  }
+
+ private:
+  std::atomic<int> refs_{2};  // the first sender and the receiver
+};
+
 // How a parked sender's wait ended.
 enum class SendOutcome : std::uint32_t {
   waiting,  // still in the list
