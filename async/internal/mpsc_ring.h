@@ -111,14 +111,6 @@ class MpscRing {
     }
   }
 
-  // Any thread: whether the slot at the tail is free (for a parked
-  // sender's recheck; a push may still lose it to another producer).
-  bool has_room() const noexcept {
-    const std::uint64_t tail = tail_.load(std::memory_order_relaxed);
-    if ((tail & mark_bit_) != 0) return true;  // closed: the push will say so
-    return slots_[index(tail)].stamp.load(std::memory_order_acquire) == tail;
-  }
-
   // The consumer: the oldest object, or nullopt when none is published.
   std::optional<T> try_pop() noexcept {
     const std::uint64_t head = head_.load(std::memory_order_relaxed);
@@ -146,12 +138,20 @@ class MpscRing {
   std::uint64_t head() const noexcept { return head_.load(std::memory_order_acquire); }
 
   // Any thread; no claim succeeds afterwards. Returns false if it was closed already.
-  bool close() noexcept { return (tail_.fetch_or(mark_bit_, std::memory_order_acq_rel) & mark_bit_) == 0; }
-  bool closed() const noexcept { return (tail_.load(std::memory_order_acquire) & mark_bit_) != 0; }
+  bool close() noexcept {
+    const bool first = (tail_.fetch_or(mark_bit_, std::memory_order_acq_rel) & mark_bit_) == 0;
+    // SAFETY: set after the mark, with release: whoever sees the flag
+    // (acquire) sees the marked tail. The flag lives on a line of its own,
+    // so a receiver polling an empty channel does not pull tail_ away from
+    // the producers' compare-and-swap.
+    closed_.store(true, std::memory_order_release);
+    return first;
+  }
+  bool closed() const noexcept { return closed_.load(std::memory_order_acquire); }
   // The consumer: closed, and every position claimed before that popped.
   bool drained() const noexcept {
-    const std::uint64_t tail = tail_.load(std::memory_order_acquire);
-    return (tail & mark_bit_) != 0 && (tail & ~mark_bit_) == head_.load(std::memory_order_relaxed);
+    if (!closed_.load(std::memory_order_acquire)) [[likely]] return false;
+    return (tail_.load(std::memory_order_acquire) & ~mark_bit_) == head_.load(std::memory_order_relaxed);
   }
 
  private:
@@ -174,6 +174,7 @@ class MpscRing {
   // Written by the consumer alone; read by producers deciding whether a
   // wake is still needed.
   alignas(kCacheLine) std::atomic<std::uint64_t> head_{0};
+  alignas(kCacheLine) std::atomic<bool> closed_{false};  // set once, after the mark
 };
 
 }  // namespace keel::async::internal
