@@ -53,8 +53,10 @@ struct PlainRing {
   }
 };
 
-void BM_LocalTrySendTryRecv(benchmark::State& state) {
-  auto [tx, rx] = keel::async::local::channel<std::int64_t>(kCapacity);
+// try_send + try_recv of one message on one thread, against `baseline`.
+template <class Make, class Baseline>
+void try_send_try_recv(benchmark::State& state, Make make, Baseline baseline) {
+  auto [tx, rx] = make();
   std::int64_t sink = 0;
   keel::bench::compare(
       state,
@@ -62,28 +64,14 @@ void BM_LocalTrySendTryRecv(benchmark::State& state) {
         static_cast<void>(tx.try_send(i));
         sink += *rx.try_recv();
       },
-      [&](std::int64_t i) { sink += plain_call(i); });
+      [&](std::int64_t i) { sink += baseline(i); });
   benchmark::DoNotOptimize(sink);
+}
+
+void BM_LocalTrySendTryRecv(benchmark::State& state) {
+  try_send_try_recv(state, [] { return keel::async::local::channel<std::int64_t>(kCapacity); }, plain_call);
 }
 BENCHMARK(BM_LocalTrySendTryRecv);
-
-template <class Make>
-void try_send_try_recv_against_a_plain_ring(benchmark::State& state, Make make) {
-  auto [tx, rx] = make();
-  PlainRing ring;
-  std::int64_t sink = 0;
-  keel::bench::compare(
-      state,
-      [&](std::int64_t i) {
-        static_cast<void>(tx.try_send(i));
-        sink += *rx.try_recv();
-      },
-      [&](std::int64_t i) {
-        ring.push(keel::bench::opaque(i));
-        sink += *ring.pop();
-      });
-  benchmark::DoNotOptimize(sink);
-}
 
 // The cross-thread kinds, for BENCHMARK_TEMPLATE.
 struct Spsc {
@@ -95,7 +83,11 @@ struct Mpsc {
 
 template <class Kind>
 void BM_TrySendTryRecv(benchmark::State& state) {
-  try_send_try_recv_against_a_plain_ring(state, Kind::make);
+  PlainRing ring;
+  try_send_try_recv(state, Kind::make, [&](std::int64_t i) {
+    ring.push(keel::bench::opaque(i));
+    return *ring.pop();
+  });
 }
 BENCHMARK_TEMPLATE(BM_TrySendTryRecv, Mpsc);
 BENCHMARK_TEMPLATE(BM_TrySendTryRecv, Spsc);
