@@ -1,8 +1,9 @@
 // Handlers and tasks on one loop: fill notices arrive on a pipe (standing
 // in for a socket); a readiness handler reads them and spawns one task per
-// fill through the keel::async::Spawner resource; each task waits its turn
-// and books the fill by running a handler resolved ahead of time, through
-// with_world. One thread, one ring, one wait. docs/async.md quotes this file.
+// fill through the keel::async::Spawner resource; each task waits its turn,
+// books the fill by running a handler resolved ahead of time, through
+// with_world, and reports it on a local channel the main task reads. One
+// thread, one ring, one wait. docs/async.md quotes this file.
 //
 //   bazel run //examples/async:handlers_and_tasks -- --fills=1000 --backend=epoll
 #include <fcntl.h>
@@ -18,6 +19,7 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
+#include "async/channel.h"
 #include "async/runtime.h"
 #include "async/spawner.h"
 #include "async/task.h"
@@ -54,14 +56,15 @@ void book_fill(keel::ResMut<Ledger> ledger, const Fill& fill) {
 }
 
 // A task per fill: it confirms the fill (here: waits for the other ready
-// tasks, as a real one would wait for a reply), then books it.
+// tasks, as a real one would wait for a reply), books it, and reports it.
 template <class Booker>
-keel::async::Task<void> confirm(Booker& book, Fill fill) {
+keel::async::Task<void> confirm(Booker& book, Fill fill, keel::async::local::Sender<std::uint32_t> booked) {
   co_await keel::async::yield_now();
   co_await keel::async::with_world([&](keel::World& w) {
     w.next_sequence();
     book.run(w, fill);
   });
+  co_await booked.send(fill.order_id);
 }
 
 int main(int argc, char** argv) {
@@ -83,17 +86,18 @@ int main(int argc, char** argv) {
 
   auto book = keel::handler(world.registry(), book_fill);
   using Booker = decltype(book);
+  auto [booked_tx, booked_rx] = keel::async::local::channel<std::uint32_t>(1024);
 
   // The readiness handler: reads whole notices and spawns a task for each.
-  auto on_notices = [&book](keel::ResMut<keel::async::Spawner> tasks, keel::ResMut<Ledger> ledger,
-                            const keel::Readiness& r) {
+  auto on_notices = [&book, &booked_tx](keel::ResMut<keel::async::Spawner> tasks, keel::ResMut<Ledger> ledger,
+                                        const keel::Readiness& r) {
     ++ledger->readiness;
     std::array<Fill, 64> batch;
     for (;;) {
       const ssize_t n = ::read(r.fd, batch.data(), sizeof(batch));
       if (n <= 0) break;  // EAGAIN: drained until the next readiness
       for (std::size_t i = 0; i < static_cast<std::size_t>(n) / sizeof(Fill); ++i) {
-        tasks->spawn(confirm<Booker>(book, batch[i])).detach();
+        tasks->spawn(confirm<Booker>(book, batch[i], booked_tx)).detach();
         ++ledger->spawned;
       }
     }
@@ -115,7 +119,7 @@ int main(int argc, char** argv) {
       }
       co_await keel::async::yield_now();  // let the handler and the tasks run
     }
-    while (ledger.spawned < static_cast<std::uint64_t>(fills) || rt.tasks() > 1) co_await keel::async::yield_now();
+    for (int i = 0; i < fills; ++i) co_await booked_rx.recv();  // one report per booked fill
     co_return ledger.qty;
   };
   const std::uint64_t qty = rt.block_on(run());
