@@ -17,7 +17,9 @@
 //
 // wake() may be called from any thread. From the runtime's own thread it
 // queues the task at once; from another thread it goes through a
-// lock-free queue and interrupts the runtime's wait on its ring. The
+// lock-free queue and interrupts the runtime's wait on its ring. What the
+// waking thread wrote before the wake() that ends the wait is visible to
+// the task when it resumes. The
 // runtime must still exist when another thread wakes: a primitive that
 // hands wakers to other threads takes them back, under its own
 // synchronization, when the waiting awaiter is destroyed (keel's channels

@@ -182,13 +182,17 @@ void Scheduler::wake_remote(WakeRef ref) noexcept {
   // Raising it to the max of the pending wakes keeps the newest; its 0→n
   // transition (the CAS that saw 0) decides who links the record into the
   // queue, so a record is linked at most once until the loop collects it
-  // by exchanging the field back to 0. That CAS is acquire: it reads the
-  // 0 of the loop's release exchange, so the loop's last read of
-  // remote_next happens before this thread writes it again. Records are
-  // never freed while the scheduler lives, so a stale wake touches a
-  // valid record and is discarded by the epoch check on the loop thread.
+  // by exchanging the field back to 0. The CAS is acquire: when it reads
+  // the 0 of the loop's exchange, the loop's last read of remote_next
+  // happens before this thread writes it again. It is release too: a wake
+  // that only raises the epoch of a record already linked (by an earlier
+  // wake) publishes nothing else, so the loop's exchange must be what
+  // makes this thread's writes before wake() visible to the woken task.
+  // Records are never freed while the scheduler lives, so a stale wake
+  // touches a valid record and is discarded by the epoch check on the
+  // loop thread.
   std::uint64_t seen = task->remote_epoch.load(std::memory_order_relaxed);
-  while (seen < ref.epoch && !task->remote_epoch.compare_exchange_weak(seen, ref.epoch, std::memory_order_acquire,
+  while (seen < ref.epoch && !task->remote_epoch.compare_exchange_weak(seen, ref.epoch, std::memory_order_acq_rel,
                                                                         std::memory_order_relaxed)) {
   }
   if (seen != 0) return;  // already queued (its collection reads the raised epoch), or a newer wake is
