@@ -231,10 +231,13 @@ std::size_t TimerWheel::fire_due(World& world, Instant now) {
         "keel: TimerPoller::poll() was called from inside a timer handler; polls cannot nest. Schedule a "
         "timer instead: it fires in the next poll");
   }
-  if (world.try_resource<TimerWheel>() != this) [[unlikely]] {
+  // The handlers were built against registry_: any other World would run
+  // them on resources they do not belong to. A wheel the World does not
+  // own as a resource (an async Runtime's) is polled with that World too.
+  if (&world.registry() != registry_) [[unlikely]] {
     throw ConfigError(
-        "keel: TimerPoller::poll() was given a World that does not own this TimerWheel; poll each World "
-        "with the poller its own WorldBuilder::install_driver returned");
+        "keel: TimerPoller::poll() was given a World other than the one this TimerWheel was built for; poll "
+        "each World with the poller its own WorldBuilder::install_driver returned");
   }
   collect(now);
   poll_now_ = now;

@@ -330,9 +330,11 @@ class TimerPoller {
   std::optional<Instant> next_deadline() const noexcept { return wheel_->next_deadline(); }
   TimerWheel& wheel() const noexcept { return *wheel_; }
 
- private:
-  friend struct TimerInstaller;
+  // A poller for a wheel reached some other way (an async Runtime fires
+  // the World's wheel and its own through one).
   explicit TimerPoller(TimerWheel& wheel) noexcept : wheel_(&wheel) {}
+
+ private:
   TimerWheel* wheel_;
 };
 

@@ -329,10 +329,11 @@ class UringPoller {
 
   Uring& uring() const noexcept { return *uring_; }
 
- private:
-  friend struct UringInstaller;
+  // A poller for a Uring reached some other way (an async Runtime polls
+  // the World's, or a ring of its own).
   explicit UringPoller(Uring& uring) noexcept : uring_(&uring) {}
 
+ private:
   template <class Rep, class Period>
   static std::chrono::nanoseconds to_wait(std::chrono::duration<Rep, Period> timeout) {
     using std::chrono::duration;

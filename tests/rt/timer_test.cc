@@ -488,6 +488,21 @@ TEST(TimerWheel, PollingAnotherWorldIsAConfigError) {
   EXPECT_EQ(env.poll(), 1u);
 }
 
+// A wheel is bound to the World whose registry built its handlers, not to
+// the World's resource slot: a wheel the World does not own (an async
+// Runtime's) fires when polled with that World, and only with it.
+TEST(TimerWheel, AWheelBuiltOnAWorldsRegistryFiresWithThatWorldOnly) {
+  Env env;
+  Env other;
+  TimerWheel own(env.registry(), 100us, 4);
+  int fired = 0;
+  own.schedule(env.clock.now() + 1ms, [&fired](Instant) { ++fired; });
+  env.clock.advance(1ms);
+  EXPECT_THROW(keel::TimerPoller(own).poll(other.world(), env.clock.now()), keel::ConfigError);
+  EXPECT_EQ(keel::TimerPoller(own).poll(env.world(), env.clock.now()), 1u);
+  EXPECT_EQ(fired, 1);
+}
+
 TEST(TimerWheel, AThrowingHandlerPropagatesAndTheRestFireInTheNextPoll) {
   Env env;
   env.in(1ms, 1);
