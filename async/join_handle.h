@@ -101,7 +101,7 @@ class [[nodiscard]] JoinHandle {
         throw std::logic_error("keel: a JoinHandle is awaited by one task at a time");
       }
       task->joiner = internal::Scheduler::suspend_current_or_throw(h, "a JoinHandle");
-      return task->scheduler->hand_turn_to(task);
+      return task->scheduler->hand_turn_to(task, h);
     }
     T await_resume() const { return handle->take(); }
   };

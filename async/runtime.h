@@ -58,7 +58,7 @@ struct RuntimeOptions {
   std::function<void(std::exception_ptr)> on_task_error;
   // Task resumptions per turn, between two looks at wakes from other
   // threads and at the timers (no system call). At least 1.
-  std::size_t tasks_per_turn = 64;
+  std::size_t tasks_per_turn = 256;
   // While tasks stay ready, the longest the ring goes unpolled: the IO
   // latency busy tasks can add. Lower polls more often (a non-blocking
   // poll is a system call, about a microsecond); zero polls every turn.

@@ -61,7 +61,11 @@ class TaskPromiseBase {
     bool await_ready() noexcept { return false; }
     template <class Promise>
     std::coroutine_handle<> await_suspend(std::coroutine_handle<Promise> self) noexcept {
-      if (std::coroutine_handle<> awaiter = self.promise().continuation_) return Trampoline::transfer(awaiter);
+      TaskPromiseBase& promise = self.promise();
+      if (std::coroutine_handle<> awaiter = promise.continuation_) {
+        if (promise.final_hook_ != nullptr) [[unlikely]] promise.final_hook_(promise.final_hook_arg_);
+        return Trampoline::transfer(awaiter);
+      }
       return std::noop_coroutine();
     }
     void await_resume() noexcept {}
@@ -72,6 +76,22 @@ class TaskPromiseBase {
 
   void set_continuation(std::coroutine_handle<> awaiter) noexcept { continuation_ = awaiter; }
 
+  // For the runtime: a spawned task whose joiner continues directly when
+  // it ends. `hook(arg)` runs at the end, before the awaiter continues.
+  using FinalHook = void (*)(void*) noexcept;
+  void continue_with(std::coroutine_handle<> awaiter, FinalHook hook, void* arg) noexcept {
+    continuation_ = awaiter;
+    final_hook_ = hook;
+    final_hook_arg_ = arg;
+  }
+  // The awaiter is gone (or will be woken otherwise): the task ends alone.
+  void forget_continuation() noexcept {
+    continuation_ = {};
+    final_hook_ = nullptr;
+  }
+
+  // True when the task ended with an exception not taken yet.
+  bool failed() const noexcept { return static_cast<bool>(exception_); }
   // The exception the task ended with, if any; taken, so it is reported once.
   std::exception_ptr take_exception() noexcept { return std::exchange(exception_, nullptr); }
 
@@ -82,6 +102,8 @@ class TaskPromiseBase {
 
  private:
   std::coroutine_handle<> continuation_;
+  FinalHook final_hook_ = nullptr;
+  void* final_hook_arg_ = nullptr;
   std::exception_ptr exception_;
 };
 

@@ -50,11 +50,23 @@ std::size_t Scheduler::run_ready(std::size_t budget) {
     if (task->epoch != e.epoch) continue;  // aborted, or woken again meanwhile
     running_ = task;
     task->running = task->started = true;
+    direct_joins_left_ = kDirectJoins;
     Trampoline::run(task->resume_at);
     // The task whose chain ran last: this one, or a child it handed its turn to.
     TaskRecord* const last = running_;
     last->running = false;
-    if (last->root.done() || last->abort_requested) [[unlikely]] {
+    if (last->root.done()) {
+      running_ = outer;
+      if (last->detached && !last->promise->failed()) {
+        // A detached task that ended cleanly, the common end of a spawn:
+        // done here, without the calls of finish().
+        ++last->epoch;
+        std::exchange(last->root, {}).destroy();
+        free_record(last);
+      } else {
+        finish(last);
+      }
+    } else if (last->abort_requested) [[unlikely]] {
       running_ = outer;
       settle(last);
     }
@@ -71,6 +83,18 @@ void Scheduler::settle(TaskRecord* task) noexcept {
     destroy_root(task);
     if (task->detached) free_record(task);
   }
+}
+
+void Scheduler::joined_directly(void* child_record) noexcept {
+  TaskRecord* const child = static_cast<TaskRecord*>(child_record);
+  TaskRecord* const joiner = std::exchange(child->joiner, {}).task;
+  ++child->epoch;
+  child->finished = true;
+  child->running = false;
+  // The joiner's wait is this join: accepting it is what wake() would do.
+  ++joiner->epoch;
+  joiner->running = true;
+  running_ = joiner;
 }
 
 void Scheduler::finish(TaskRecord* task) noexcept {
@@ -97,21 +121,18 @@ void Scheduler::destroy_root(TaskRecord* task) noexcept {
 }
 
 void Scheduler::report(TaskRecord* task) noexcept {
+  if (!task->promise->failed()) return;
   if (std::exception_ptr error = task->promise->take_exception()) {
     if (on_error_) on_error_(std::move(error));
   }
 }
 
-void Scheduler::free_record(TaskRecord* task) noexcept {
-  task->promise = nullptr;
-  task->joiner = {};
-  task->running = task->started = task->finished = task->aborted = task->detached = task->abort_requested = false;
-  task->next_free = free_;
-  free_ = task;
-  --live_;
-}
 
-void Scheduler::detach(TaskRecord* task) noexcept {
+void Scheduler::detach_ended_or_joined(TaskRecord* task) noexcept {
+  if (task->root && !task->finished) task->promise->forget_continuation();
+  // A task awaiting this join (through a reference to the handle) is woken:
+  // the handle it awaits is empty now.
+  if (task->joiner.task != nullptr) wake_from_anywhere(std::exchange(task->joiner, {}));
   if (task->finished) {
     report(task);
     std::exchange(task->root, {}).destroy();
@@ -133,6 +154,10 @@ void Scheduler::abort(TaskRecord* task) noexcept {
 }
 
 void Scheduler::release(TaskRecord* task) noexcept {
+  // The handle goes, and with it any joiner (the handle lives in its
+  // frame): the task must not continue into it.
+  if (task->root && !task->finished) task->promise->forget_continuation();
+  task->joiner = {};
   if (task->running) {
     // The task drops its own handle: it ends when it next suspends.
     task->abort_requested = true;
@@ -208,6 +233,9 @@ void Scheduler::wake_remote(WakeRef ref) noexcept {
 }
 
 std::size_t Scheduler::collect_remote_wakes() noexcept {
+  // A plain load first: the exchange is a locked instruction, and most
+  // turns find nothing.
+  if (remote_head_.load(std::memory_order_relaxed) == nullptr) return 0;
   TaskRecord* list = remote_head_.exchange(nullptr, std::memory_order_acquire);
   if (list == nullptr) return 0;
   // The stack holds the newest first; reverse it so tasks run in wake order.

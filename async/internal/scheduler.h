@@ -115,20 +115,30 @@ class Scheduler {
     return suspend_current(h);
   }
 
-  // For a task that awaits the JoinHandle of `child` (the running task,
-  // whose suspension at `h` the join names): when the child has not
-  // started, the awaiting task hands it the rest of its turn — the child
-  // runs now, with its own record current, instead of after the tasks
-  // queued before it (its queue entry goes stale). Returns the handle to
-  // transfer to, or noop_coroutine() to just suspend.
-  std::coroutine_handle<> hand_turn_to(TaskRecord* child) noexcept {
+  // For a task that awaits the JoinHandle of `child`, suspended at `at`
+  // (the join's wait is registered): when the child has not started, the
+  // awaiting task hands it the rest of its turn — the child runs now, with
+  // its own record current, instead of after the tasks queued before it
+  // (its queue entry goes stale). While the turn's budget of direct joins
+  // lasts, the child's end also resumes the awaiting task directly
+  // (joined_directly), without a trip through the run queue; past it, the
+  // awaiting task is queued as usual, so a loop of spawn-and-join cannot
+  // keep the other tasks from running. Returns the handle to transfer to,
+  // or noop_coroutine() to just suspend.
+  std::coroutine_handle<> hand_turn_to(TaskRecord* child, std::coroutine_handle<> at) noexcept {
     if (child->started || child->scheduler != this) return std::noop_coroutine();
     running_->running = false;
+    if (direct_joins_left_ > 0) {
+      --direct_joins_left_;
+      child->promise->continue_with(at, &Scheduler::joined_directly, child);
+    }
     ++child->epoch;
     child->started = child->running = true;
     running_ = child;
     return Trampoline::transfer(child->root);
   }
+  // Direct joins per turn of a task.
+  static constexpr unsigned kDirectJoins = 64;
 
   // Queues the task of `ref` if it is still in that wait. Loop thread.
   void wake(WakeRef ref) noexcept {
@@ -161,7 +171,15 @@ class Scheduler {
   std::size_t live() const noexcept { return live_; }
 
   // JoinHandle operations.
-  void detach(TaskRecord* task) noexcept;
+  void detach(TaskRecord* task) noexcept {
+    // The common case — detached right after spawn, or while it waits —
+    // without a call; joined or ended ones need more.
+    if (!task->finished && !task->aborted && task->joiner.task == nullptr) [[likely]] {
+      task->detached = true;
+      return;
+    }
+    detach_ended_or_joined(task);
+  }
   void abort(TaskRecord* task) noexcept;
   // The handle is done with the record: the result was taken, or the
   // handle is destroyed (an unfinished task is aborted; an exception nobody
@@ -201,10 +219,22 @@ class Scheduler {
   void grow_queue();
   // After a task's turn, when it ended or must be destroyed.
   void settle(TaskRecord* task) noexcept;
+  void detach_ended_or_joined(TaskRecord* task) noexcept;
+  // The final hook of a child joined directly: it has ended, and its
+  // joiner — suspended in that join, whose wait nothing else can end —
+  // continues in this turn.
+  static void joined_directly(void* child_record) noexcept;
   void finish(TaskRecord* task) noexcept;
   void destroy_root(TaskRecord* task) noexcept;
   void report(TaskRecord* task) noexcept;
-  void free_record(TaskRecord* task) noexcept;
+  void free_record(TaskRecord* task) noexcept {
+    task->promise = nullptr;
+    task->joiner = {};
+    task->running = task->started = task->finished = task->aborted = task->detached = task->abort_requested = false;
+    task->next_free = free_;
+    free_ = task;
+    --live_;
+  }
   void wake_remote(WakeRef ref) noexcept;
   [[noreturn]] static void throw_outside_task(const char* awaitable);
 
@@ -217,6 +247,7 @@ class Scheduler {
   std::size_t tail_ = 0;
   TaskRecord* free_ = nullptr;
   std::size_t live_ = 0;
+  unsigned direct_joins_left_ = 0;  // in the current turn
   std::vector<std::unique_ptr<TaskRecord[]>> chunks_;
   std::atomic<TaskRecord*> remote_head_{nullptr};
   std::function<void()> interrupt_;

@@ -15,11 +15,13 @@
 //
 // Close. close() (the receiver's) must not race with a push that already
 // checked the flag: a message pushed after the receiver saw "closed and
-// empty" would never be received. So a push marks tail_ busy before its
+// empty" would never be received. So a push raises pushing_ before its
 // last look at the flag (a light fence between, see channel_fence.h), and
-// close() sets the flag, runs a heavy fence and waits while tail_ is busy:
-// either the push sees the flag and backs out, or close() sees it busy and
-// waits for the message to land in the queue, where the receiver drains it.
+// close() sets the flag, runs a heavy fence and waits while pushing_ is
+// up: either the push sees the flag and backs out, or close() sees the
+// push and waits for the message to land in the queue, where the receiver
+// drains it. pushing_ has a cache line of its own, which only close()
+// reads: a push writes the line the consumer reads (tail_) once.
 //
 // Not for user code: async/channel.h uses it.
 #pragma once
@@ -62,7 +64,7 @@ class SpscRing {
   SpscRing& operator=(const SpscRing&) = delete;
 
   ~SpscRing() {
-    const std::uint64_t tail = tail_.load(std::memory_order_acquire) & ~kBusy;
+    const std::uint64_t tail = tail_.load(std::memory_order_acquire);
     // SAFETY: both sides are gone (the ring dies with the channel's last
     // endpoint), so exactly the positions [head_, tail) hold objects, each
     // in its own slot; each is destroyed once, then the allocation is
@@ -81,20 +83,23 @@ class SpscRing {
       head_cache_ = head_.load(std::memory_order_acquire);
       if (tail - head_cache_ >= capacity_) return PushResult::full;
     }
-    // SAFETY: release, like the publication below: a consumer that reads
-    // the busy value still synchronizes with the push before it.
-    tail_.store(tail | kBusy, std::memory_order_release);
+    // SAFETY: the mark close() waits on; the light fence keeps the flag's
+    // read below after it (see the file comment).
+    pushing_.store(true, std::memory_order_relaxed);
     light_fence();
     if (closed_.load(std::memory_order_relaxed)) [[unlikely]] {
-      tail_.store(tail, std::memory_order_release);
+      pushing_.store(false, std::memory_order_release);
       return PushResult::closed;
     }
     // SAFETY: tail - head < capacity <= slots (head read with acquire, so
     // the consumer's move out of this slot happened before), so position
     // tail maps to a slot no live object uses. The move cannot throw.
     ::new (static_cast<void*>(slot(tail))) T(std::move(value));
-    // SAFETY: release publishes the object to the consumer's acquire load.
+    // SAFETY: release publishes the object to the consumer's acquire load;
+    // lowering the mark with release orders that publication before a
+    // close() that waited on it goes on.
     tail_.store(tail + 1, std::memory_order_release);
+    pushing_.store(false, std::memory_order_release);
     if (position != nullptr) *position = tail;
     return PushResult::ok;
   }
@@ -109,7 +114,7 @@ class SpscRing {
   std::optional<T> try_pop() noexcept {
     const std::uint64_t head = head_.load(std::memory_order_relaxed);
     if (head == tail_cache_) {
-      tail_cache_ = tail_.load(std::memory_order_acquire) & ~kBusy;
+      tail_cache_ = tail_.load(std::memory_order_acquire);
       if (head == tail_cache_) return std::nullopt;
     }
     T* const at = slot(head);
@@ -130,14 +135,14 @@ class SpscRing {
   // The consumer, after a pop: whether the producer, parked on a full
   // ring, now has room (its tail is read with acquire after its arming).
   bool producer_has_room() const noexcept {
-    return (tail_.load(std::memory_order_acquire) & ~kBusy) - head_.load(std::memory_order_relaxed) < capacity_;
+    return tail_.load(std::memory_order_acquire) - head_.load(std::memory_order_relaxed) < capacity_;
   }
 
   // Consumer: whether an object is published (for a parked receiver's recheck).
   bool has_message() noexcept {
     const std::uint64_t head = head_.load(std::memory_order_relaxed);
     if (head != tail_cache_) return true;
-    tail_cache_ = tail_.load(std::memory_order_acquire) & ~kBusy;
+    tail_cache_ = tail_.load(std::memory_order_acquire);
     return head != tail_cache_;
   }
 
@@ -147,7 +152,7 @@ class SpscRing {
     closed_.store(true, std::memory_order_release);
     heavy_fence();
     unsigned spins = 0;
-    while ((tail_.load(std::memory_order_acquire) & kBusy) != 0) pause_briefly(spins);
+    while (pushing_.load(std::memory_order_acquire)) pause_briefly(spins);
   }
   // The sender is gone: called by the producer after its last push.
   void close_from_producer() noexcept { closed_.store(true, std::memory_order_release); }
@@ -156,8 +161,6 @@ class SpscRing {
   bool closed() const noexcept { return closed_.load(std::memory_order_acquire); }
 
  private:
-  static constexpr std::uint64_t kBusy = std::uint64_t{1} << 63;
-
   T* slot(std::uint64_t position) const noexcept { return slots_ + (position & mask_); }
 
   T* slots_ = nullptr;
@@ -168,6 +171,8 @@ class SpscRing {
   // Producer's line.
   alignas(kCacheLine) std::atomic<std::uint64_t> tail_{0};
   std::uint64_t head_cache_ = 0;
+  // The producer's mark for close(); on a line of its own (see the file comment).
+  alignas(kCacheLine) std::atomic<bool> pushing_{false};
   // Consumer's line.
   alignas(kCacheLine) std::atomic<std::uint64_t> head_{0};
   std::uint64_t tail_cache_ = 0;

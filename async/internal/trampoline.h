@@ -33,8 +33,20 @@ class Trampoline {
   // finishes. Re-entrant: a run() from inside a resumed coroutine (a
   // handler it calls that blocks on a task of its own) keeps its own chain.
   static void run(std::coroutine_handle<> first) noexcept {
-    std::coroutine_handle<> outer = std::exchange(next_, first);
     const unsigned outer_depth = depth_;
+    if (!next_) [[likely]] {
+      // No hand-over pending (the runtime's turns, and runs from inside a
+      // resumed coroutine): only the depth to give back.
+      depth_ = 0;
+      first.resume();
+      while (next_) {
+        depth_ = 0;
+        std::exchange(next_, {}).resume();
+      }
+      depth_ = outer_depth;
+      return;
+    }
+    std::coroutine_handle<> outer = std::exchange(next_, first);
     while (next_) {
       depth_ = 0;
       std::exchange(next_, {}).resume();

@@ -542,6 +542,86 @@ TEST(Runtime, TasksSpawnOnTheRuntimeWhoseLoopRunsThemWhenTwoShareAThread) {
   EXPECT_EQ(Runtime::current(), &second);
 }
 
+// A task awaiting a task it just spawned lets it run at once and, while
+// its turn's budget of direct joins lasts, continues as soon as it ends;
+// past the budget it is queued, so a loop of spawn-and-join cannot keep
+// the other ready tasks from running.
+TEST(Runtime, ALoopOfSpawnAndJoinLetsTheOtherTasksRun) {
+  World world = empty_world();
+  Runtime rt(world);
+  bool other_ran = false;
+  int seen_at = -1;
+  auto other = [](bool* ran) -> Task<void> {
+    *ran = true;
+    co_return;
+  };
+  auto main = [&]() -> Task<long> {
+    JoinHandle<void> o = keel::async::spawn(other(&other_ran));
+    long sum = 0;
+    for (int i = 0; i < 10'000; ++i) {
+      sum += co_await keel::async::spawn(answer());
+      if (other_ran && seen_at < 0) seen_at = i;
+    }
+    co_await o;
+    co_return sum;
+  };
+  EXPECT_EQ(rt.block_on(main()), 420'000);
+  EXPECT_GE(seen_at, 0);
+  EXPECT_LE(seen_at, 2 * static_cast<int>(keel::async::internal::Scheduler::kDirectJoins));
+  EXPECT_EQ(rt.tasks(), 0u);
+}
+
+TEST(Runtime, AJoinedTaskThatWaitsResumesItsJoinerWithItsResult) {
+  World world = empty_world();
+  Runtime rt(world);
+  Waker parked;
+  auto inner = [](Waker* w) -> Task<int> {
+    co_await Park{w};
+    co_return 7;
+  };
+  auto outer = [&]() -> Task<int> { co_return 1 + co_await keel::async::spawn(inner(&parked)); };
+  auto main = [&]() -> Task<int> {
+    JoinHandle<int> h = keel::async::spawn(outer());
+    co_await keel::async::yield_now();  // outer spawns inner, which runs at once and parks
+    EXPECT_FALSE(h.is_finished());
+    parked.wake();
+    co_return co_await h;
+  };
+  EXPECT_EQ(rt.block_on(main()), 8);
+  EXPECT_EQ(rt.tasks(), 0u);
+}
+
+TEST(Runtime, DetachingAHandleAnotherTaskAwaitsWakesItWithAnError) {
+  World world = empty_world();
+  Runtime rt(world);
+  Waker parked;
+  JoinHandle<int> shared;
+  auto sleeper = [](Waker* w) -> Task<int> {
+    co_await Park{w};
+    co_return 1;
+  };
+  auto joiner = [&]() -> Task<bool> {
+    try {
+      co_await shared;
+    } catch (const std::logic_error&) {
+      co_return true;
+    }
+    co_return false;
+  };
+  auto main = [&]() -> Task<bool> {
+    shared = keel::async::spawn(sleeper(&parked));
+    JoinHandle<bool> j = keel::async::spawn(joiner());
+    co_await keel::async::yield_now();  // the sleeper parks, the joiner waits on it
+    shared.detach();
+    const bool woken_with_error = co_await j;
+    parked.wake();  // the detached sleeper ends on its own
+    co_await keel::async::yield_now();
+    co_return woken_with_error;
+  };
+  EXPECT_TRUE(rt.block_on(main()));
+  EXPECT_EQ(rt.tasks(), 0u);
+}
+
 TEST(Runtime, SpawnerIsUnboundWithoutARuntime) {
   WorldBuilder wb;
   wb.install(keel::async::AsyncPlugin{});
