@@ -8,6 +8,11 @@
 //   keel::async::JoinHandle<void> w = keel::async::spawn(watch(feed));
 //   w.abort();                                            // destructors run now; co_await w throws TaskAborted
 //
+// Awaiting the handle of a task that has not started yet runs it at once,
+// in the awaiting task's turn, and the awaiting task goes on as soon as it
+// ends (at most 64 such joins per turn): `co_await spawn(f())` costs no
+// trip through the run queue.
+//
 // Destroying a handle that was neither awaited nor detached aborts its
 // task (and an exception the task ended with goes to on_task_error): work
 // nobody holds does not run on unnoticed. A handle must not outlive its

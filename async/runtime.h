@@ -75,8 +75,8 @@ class Runtime {
   // Binds the runtime to `world` and to this thread: tasks run here, and
   // coroutine frames created here come from the runtime's arena. Binds the
   // World's Spawner, when the AsyncPlugin registered one. Throws
-  // ConfigError when the World already has a runtime, UringError when no
-  // ring can be opened.
+  // ConfigError when that Spawner is already bound to another Runtime or
+  // an option is out of range, UringError when no ring can be opened.
   explicit Runtime(World& world, RuntimeOptions options = {});
   ~Runtime();
   Runtime(const Runtime&) = delete;
