@@ -97,9 +97,10 @@ std::size_t Runtime::poll_ring(std::chrono::nanoseconds max_wait) {
     }
   }
   std::size_t work = UringPoller(*ring_).poll(*world_, wait);
-  last_ring_poll_ = now();
   scheduler_.collect_remote_wakes();
-  return work + fire_timers();
+  work += fire_timers();
+  last_ring_poll_ = last_now_;  // read by fire_timers(), right after the poll
+  return work;
 }
 
 }  // namespace keel::async

@@ -16,6 +16,7 @@
 #include "async/task.h"
 #include "async/waker.h"
 #include "rt/world.h"
+#include "tests/async/park.h"
 
 namespace {
 
@@ -23,13 +24,8 @@ using keel::async::JoinHandle;
 using keel::async::Runtime;
 using keel::async::Task;
 using keel::async::Waker;
+using keel_test::Park;
 
-struct Park {
-  Waker* slot;
-  bool await_ready() const noexcept { return false; }
-  void await_suspend(std::coroutine_handle<> h) { *slot = Waker::for_current_task(h, "Park"); }
-  void await_resume() const noexcept {}
-};
 
 Task<int> parked(std::shared_ptr<int> held, Waker* slot) {
   co_await Park{slot};

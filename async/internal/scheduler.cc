@@ -67,22 +67,14 @@ std::size_t Scheduler::run_ready(std::size_t budget) {
         finish(last);
       }
     } else if (last->abort_requested) [[unlikely]] {
-      running_ = outer;
-      settle(last);
+      running_ = outer;  // aborted while it ran: destroyed now that it suspended
+      destroy_root(last);
+      if (last->detached) free_record(last);
     }
     ++ran;
   }
   running_ = outer;
   return ran;
-}
-
-void Scheduler::settle(TaskRecord* task) noexcept {
-  if (task->root.done()) {
-    finish(task);
-  } else {
-    destroy_root(task);
-    if (task->detached) free_record(task);
-  }
 }
 
 void Scheduler::joined_directly(void* child_record) noexcept {

@@ -217,8 +217,6 @@ class Scheduler {
   TaskRecord* pop_free() noexcept { return std::exchange(free_, free_->next_free); }
   TaskRecord* grow();
   void grow_queue();
-  // After a task's turn, when it ended or must be destroyed.
-  void settle(TaskRecord* task) noexcept;
   void detach_ended_or_joined(TaskRecord* task) noexcept;
   // The final hook of a child joined directly: it has ended, and its
   // joiner — suspended in that join, whose wait nothing else can end —

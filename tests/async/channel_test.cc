@@ -23,6 +23,7 @@
 #include "async/runtime.h"
 #include "async/task.h"
 #include "rt/world.h"
+#include "tests/rt/tracking.h"
 
 namespace {
 
@@ -33,23 +34,13 @@ using keel::async::Runtime;
 using keel::async::Task;
 using keel::async::TryRecvError;
 using keel::async::TrySendFailure;
+using keel_test::Tracked;
 
 namespace local = keel::async::local;
 namespace spsc = keel::async::spsc;
 namespace mpsc = keel::async::mpsc;
 
 World empty_world() { return WorldBuilder().build(); }
-
-// Counts live instances; the count must come back to zero.
-struct Tracked {
-  static inline int live = 0;
-  int value = 0;
-  explicit Tracked(int v) : value(v) { ++live; }
-  Tracked(Tracked&& other) noexcept : value(other.value) { ++live; }
-  Tracked(const Tracked&) = delete;
-  Tracked& operator=(Tracked&&) = delete;
-  ~Tracked() { --live; }
-};
 
 // Runs `body` on a thread of its own with a World and a Runtime there.
 template <class Body>
@@ -198,16 +189,16 @@ template <class Make>
 void aborting_a_parked_sender_leaves_the_others_in_line(Make make) {
   World world = empty_world();
   Runtime rt(world);
-  Tracked::live = 0;
+  keel_test::Counts counts;
   {
     auto [tx, rx] = make();
-    ASSERT_TRUE(tx.try_send(Tracked(0)));
-    auto sender = [](auto tx, int v) -> Task<void> { co_await tx.send(Tracked(v)); };
+    ASSERT_TRUE(tx.try_send(Tracked(counts, 0)));
+    auto sender = [](auto tx, keel_test::Counts* c, int v) -> Task<void> { co_await tx.send(Tracked(*c, v)); };
     auto receive = [](auto& rx) -> Task<int> { co_return (co_await rx.recv())->value; };
     auto main = [&]() -> Task<std::vector<int>> {
-      JoinHandle<void> first = keel::async::spawn(sender(tx, 1));
-      JoinHandle<void> doomed = keel::async::spawn(sender(tx, 2));
-      JoinHandle<void> last = keel::async::spawn(sender(tx, 3));
+      JoinHandle<void> first = keel::async::spawn(sender(tx, &counts, 1));
+      JoinHandle<void> doomed = keel::async::spawn(sender(tx, &counts, 2));
+      JoinHandle<void> last = keel::async::spawn(sender(tx, &counts, 3));
       co_await keel::async::yield_now();  // all three parked
       doomed.abort();
       std::vector<int> got;
@@ -218,7 +209,7 @@ void aborting_a_parked_sender_leaves_the_others_in_line(Make make) {
     };
     EXPECT_EQ(rt.block_on(main()), (std::vector<int>{0, 1, 3}));
   }
-  EXPECT_EQ(Tracked::live, 0);
+  EXPECT_EQ(counts.live, 0);
 }
 
 TEST(LocalChannel, AbortingATaskParkedInSendLeavesTheOthersInLine) {
@@ -283,17 +274,17 @@ TEST(LocalChannel, AwaitingOutsideATaskThrows) {
 }
 
 TEST(LocalChannel, QueuedMessagesAreDestroyedOnceWithTheChannelAlsoAcrossTheWrap) {
-  Tracked::live = 0;
+  keel_test::Counts counts;
   {
     auto [tx, rx] = local::channel<Tracked>(3);
-    for (int i = 0; i < 3; ++i) ASSERT_TRUE(tx.try_send(Tracked(i)));
+    for (int i = 0; i < 3; ++i) ASSERT_TRUE(tx.try_send(Tracked(counts, i)));
     EXPECT_EQ(rx.try_recv().value().value, 0);
     EXPECT_EQ(rx.try_recv().value().value, 1);
-    ASSERT_TRUE(tx.try_send(Tracked(3)));
-    ASSERT_TRUE(tx.try_send(Tracked(4)));  // wraps
-    EXPECT_EQ(Tracked::live, 3);
+    ASSERT_TRUE(tx.try_send(Tracked(counts, 3)));
+    ASSERT_TRUE(tx.try_send(Tracked(counts, 4)));  // wraps
+    EXPECT_EQ(counts.live, 3);
   }
-  EXPECT_EQ(Tracked::live, 0);
+  EXPECT_EQ(counts.live, 0);
 }
 
 // Seeded differential test: random try_send / try_recv / parked sends /
@@ -502,17 +493,17 @@ TEST(SpscChannel, SendBlockingFromATaskThrows) {
 }
 
 TEST(SpscChannel, QueuedMessagesAreDestroyedOnceWithTheChannel) {
-  Tracked::live = 0;
+  keel_test::Counts counts;
   {
     auto [tx, rx] = spsc::channel<Tracked>(4);
-    for (int i = 0; i < 4; ++i) ASSERT_TRUE(tx.try_send(Tracked(i)));
+    for (int i = 0; i < 4; ++i) ASSERT_TRUE(tx.try_send(Tracked(counts, i)));
     EXPECT_EQ(rx.try_recv().value().value, 0);
-    ASSERT_TRUE(tx.try_send(Tracked(4)));
+    ASSERT_TRUE(tx.try_send(Tracked(counts, 4)));
     rx.close();
-    EXPECT_FALSE(tx.try_send(Tracked(5)));
-    EXPECT_EQ(Tracked::live, 4);
+    EXPECT_FALSE(tx.try_send(Tracked(counts, 5)));
+    EXPECT_EQ(counts.live, 4);
   }
-  EXPECT_EQ(Tracked::live, 0);
+  EXPECT_EQ(counts.live, 0);
 }
 
 // --- mpsc -----------------------------------------------------------------------------------------
@@ -630,19 +621,19 @@ TEST(MpscChannel, AReceiverParkedOnAnotherThreadIsWokenAndAbortingItTakesItsWake
 }
 
 TEST(MpscChannel, MoveOnlyMessagesAndMessagesLeftQueuedAreDestroyedOnce) {
-  Tracked::live = 0;
+  keel_test::Counts counts;
   {
     auto [tx, rx] = mpsc::channel<std::unique_ptr<Tracked>>(3);
     auto copy = tx;
-    for (int i = 0; i < 3; ++i) ASSERT_TRUE((i % 2 ? copy : tx).try_send(std::make_unique<Tracked>(i)));
-    auto refused = tx.try_send(std::make_unique<Tracked>(9));
+    for (int i = 0; i < 3; ++i) ASSERT_TRUE((i % 2 ? copy : tx).try_send(std::make_unique<Tracked>(counts, i)));
+    auto refused = tx.try_send(std::make_unique<Tracked>(counts, 9));
     ASSERT_FALSE(refused);
     EXPECT_EQ(refused.error().message->value, 9);
     EXPECT_EQ(rx.try_recv().value()->value, 0);
-    ASSERT_TRUE(tx.try_send(std::make_unique<Tracked>(3)));  // wraps
-    EXPECT_EQ(Tracked::live, 4);                              // three queued, one refused and still held
+    ASSERT_TRUE(tx.try_send(std::make_unique<Tracked>(counts, 3)));  // wraps
+    EXPECT_EQ(counts.live, 4);                              // three queued, one refused and still held
   }
-  EXPECT_EQ(Tracked::live, 0);
+  EXPECT_EQ(counts.live, 0);
 }
 
 TEST(MpscChannel, TheLastSenderGoingAwayEndsTheStream) {

@@ -51,6 +51,13 @@ Task<void> note_spawned(Tape& tape) {
   co_return;
 }
 
+// A readiness handler that spawns a task per wake of the pipe.
+void spawn_on_ready(keel::ResMut<keel::async::Spawner> tasks, keel::ResMut<Tape> tape, const keel::Readiness& r) {
+  keel_test::drain(r.fd);
+  ++tape->readiness;
+  tasks->spawn(note_spawned(*tape)).detach();
+}
+
 TEST_P(RuntimeOnTheWorldsRing, SharesTheRingAndHandlersAndTasksMeetBothWays) {
   keel::World world = build();
   Runtime rt(world);
@@ -58,14 +65,8 @@ TEST_P(RuntimeOnTheWorldsRing, SharesTheRingAndHandlersAndTasksMeetBothWays) {
   EXPECT_EQ(&rt.ring(), &world.resource<keel::Uring>());
 
   keel_test::FdPair pipe = keel_test::make_pipe();
-  // A readiness handler that spawns a task per wake of the pipe.
-  auto on_ready = [](keel::ResMut<keel::async::Spawner> tasks, keel::ResMut<Tape> tape, const keel::Readiness& r) {
-    keel_test::drain(r.fd);
-    ++tape->readiness;
-    tasks->spawn(note_spawned(*tape)).detach();
-  };
   keel::Watch watch =
-      world.resource<keel::Uring>().watch(pipe.a.get(), keel::Readable, keel::handler(world.registry(), on_ready));
+      world.resource<keel::Uring>().watch(pipe.a.get(), keel::Readable, keel::handler(world.registry(), spawn_on_ready));
   // A handler resolved ahead of time, run by a task.
   auto settle = keel::handler(world.registry(), [](keel::ResMut<Tape> tape, int n) { tape->settled += n; });
 
@@ -89,13 +90,8 @@ TEST_P(RuntimeOnTheWorldsRing, TickServesHandlersAndTasksFromALoopOfYourOwn) {
   keel::World world = build();
   Runtime rt(world);
   keel_test::FdPair pipe = keel_test::make_pipe();
-  auto on_ready = [](keel::ResMut<keel::async::Spawner> tasks, keel::ResMut<Tape> tape, const keel::Readiness& r) {
-    keel_test::drain(r.fd);
-    ++tape->readiness;
-    tasks->spawn(note_spawned(*tape)).detach();
-  };
   keel::Watch watch =
-      world.resource<keel::Uring>().watch(pipe.a.get(), keel::Readable, keel::handler(world.registry(), on_ready));
+      world.resource<keel::Uring>().watch(pipe.a.get(), keel::Readable, keel::handler(world.registry(), spawn_on_ready));
   keel_test::write_byte(pipe.b.get());
   const Tape& tape = world.resource<Tape>();
   for (int turn = 0; turn < 100 && tape.spawned == 0; ++turn) rt.tick(std::chrono::milliseconds(100));

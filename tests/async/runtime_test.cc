@@ -20,6 +20,7 @@
 #include "async/waker.h"
 #include "rt/error.h"
 #include "rt/world.h"
+#include "tests/async/park.h"
 
 namespace {
 
@@ -29,6 +30,7 @@ using keel::async::JoinHandle;
 using keel::async::Runtime;
 using keel::async::Task;
 using keel::async::Waker;
+using keel_test::Park;
 
 World empty_world() { return WorldBuilder().build(); }
 
@@ -94,13 +96,6 @@ struct Counted {
   ~Counted() { ++*destroyed; }
 };
 
-// Parks until woken through the Waker stored in `slot`.
-struct Park {
-  Waker* slot;
-  bool await_ready() const noexcept { return false; }
-  void await_suspend(std::coroutine_handle<> h) { *slot = Waker::for_current_task(h, "Park"); }
-  void await_resume() const noexcept {}
-};
 
 TEST(Runtime, AbortDestroysTheTaskAtItsSuspensionPoint) {
   World world = empty_world();
