@@ -31,6 +31,7 @@ Runtime::Runtime(World& world, RuntimeOptions options)
       own_ring_(world.try_resource<Uring>() == nullptr ? std::make_unique<Uring>(options_.own_ring, world.registry())
                                                       : nullptr),
       ring_(own_ring_ ? own_ring_.get() : world.try_resource<Uring>()),
+      io_(*ring_, options_.max_io_operations),
       interrupt_(ring_->waker()),
       world_timers_(world.try_resource<TimerWheel>()),
       timers_(world.registry(), options_.timer_resolution, options_.timer_capacity),

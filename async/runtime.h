@@ -40,6 +40,7 @@
 
 #include "async/arena.h"
 #include "async/internal/frame_arena.h"
+#include "async/internal/io_driver.h"
 #include "async/internal/scheduler.h"
 #include "async/join_handle.h"
 #include "async/task.h"
@@ -68,6 +69,9 @@ struct RuntimeOptions {
   // Resolution and initial capacity of the runtime's timer wheel.
   std::chrono::nanoseconds timer_resolution = std::chrono::microseconds(100);
   std::size_t timer_capacity = 1024;
+  // IO operations in progress at most (async/io.h): each holds a slot
+  // until the kernel is done with it; one beyond fails with ENOBUFS.
+  std::size_t max_io_operations = 65536;
 };
 
 class Runtime {
@@ -136,6 +140,8 @@ class Runtime {
 
   // The runtime's timer wheel and clock, for async/timer.h.
   TimerWheel& timers() noexcept { return timers_; }
+  // The IO operations' slots and state, for async/io.h.
+  internal::IoDriver& io_driver() noexcept { return io_; }
   Instant now() const noexcept { return std::chrono::steady_clock::now(); }
 
  private:
@@ -179,6 +185,9 @@ class Runtime {
   internal::FrameArena::Scope arena_scope_;
   std::unique_ptr<Uring> own_ring_;
   Uring* ring_;
+  // After the ring (destroyed before it): its destructor waits for the
+  // kernel to finish with every operation's memory.
+  internal::IoDriver io_;
   UringWaker interrupt_;
   TimerWheel* world_timers_;
   TimerWheel timers_;

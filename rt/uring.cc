@@ -256,6 +256,14 @@ std::size_t Uring::dispatch(World& world) {
         break;
       case internal::CompletionKind::kIgnore:
         break;
+      case internal::CompletionKind::kOperation:
+        // Wakes the task that awaits it (or settles an orphaned operation);
+        // counted so that a blocking poll returns to run that task.
+        if (operation_sink_ != nullptr) {
+          operation_sink_(operation_sink_context_, completion);
+          ++ran;
+        }
+        break;
     }
   }
   return ran;

@@ -53,6 +53,9 @@ namespace keel {
 class TimerWheel;  // rt/timer.h
 class Uring;
 class UringPoller;
+namespace internal {
+class UringOperations;  // rt/internal/uring_operations.h
+}  // namespace internal
 
 // Which kernel interface delivers readiness.
 enum class Backend : std::uint8_t {
@@ -273,6 +276,7 @@ class Uring {
 
  private:
   friend class UringPoller;
+  friend class internal::UringOperations;
   using Slab = internal::WatchSlab<WatchHandler>;
 
   std::expected<Watch, std::error_code> add_watch(int fd, Events interest, WatchHandler&& handler);
@@ -298,6 +302,9 @@ class Uring {
   std::size_t cursor_ = 0;
   std::shared_ptr<internal::WakeState> wake_;
   std::unique_ptr<Handler<const Woken&>> on_wake_;
+  // Receives the completions of operations (CompletionKind::kOperation).
+  void (*operation_sink_)(void* context, const internal::Completion& completion) = nullptr;
+  void* operation_sink_context_ = nullptr;
   TimerWheel* timers_ = nullptr;
   bool timers_resolved_ = false;
   bool dispatching_ = false;

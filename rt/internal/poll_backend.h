@@ -21,9 +21,11 @@ namespace keel::internal {
 //   bits 61..32  generation (30 bits; 0 is never a live generation)
 //   bits 31..0   slot index
 //
-// Kind 3 is never used: liburing reserves user_data ~0 for its own timeouts.
+// Kind 3 names a completion-based operation (keel::async's IO); its slot
+// indices stay below 2^32 - 1, because liburing reserves user_data ~0 for
+// its own timeouts.
 
-enum class CompletionKind : std::uint32_t { kWatch = 0, kWake = 1, kIgnore = 2 };
+enum class CompletionKind : std::uint32_t { kWatch = 0, kWake = 1, kIgnore = 2, kOperation = 3 };
 
 inline constexpr std::uint32_t kGenerationBits = 30;
 inline constexpr std::uint32_t kGenerationMask = (std::uint32_t{1} << kGenerationBits) - 1;
@@ -53,8 +55,9 @@ inline constexpr std::uint32_t kCompletionMore = 1;
 
 struct Completion {
   std::uint64_t user_data;
-  std::int32_t result;  // poll mask (POLLIN... bits), or -errno
+  std::int32_t result;  // poll mask (POLLIN... bits), bytes moved, a new fd, or -errno
   std::uint32_t flags;  // kCompletionMore
+  std::uint32_t cqe_flags = 0;  // io_uring's own IORING_CQE_F_* bits (buffer id, notification); 0 on epoll
 };
 
 // An error a backend could not handle itself: the errno and the call that

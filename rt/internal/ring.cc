@@ -206,14 +206,24 @@ void RingBackend::remove(int, std::uint64_t user_data) {
   pending_.push_back(PendingOp{user_data, -1, 0});
 }
 
+int RingBackend::enable() {
+  if (enabled_) return 0;
+  // The thread that enables a SINGLE_ISSUER ring becomes its one
+  // submitter: the polling thread, whoever built the World.
+  const int rc = io_uring_register(static_cast<unsigned>(ring_.ring_fd), IORING_REGISTER_ENABLE_RINGS, nullptr, 0);
+  if (rc < 0) return rc;
+  enabled_ = true;
+  return 0;
+}
+
+io_uring_sqe* RingBackend::operation_sqe(std::vector<Completion>& out) {
+  if (io_uring_sqe* sqe = io_uring_get_sqe(&ring_)) return sqe;
+  if (enable() < 0 || submit(out) < 0) return nullptr;
+  return io_uring_get_sqe(&ring_);
+}
+
 BackendFailure RingBackend::wait(std::vector<Completion>& out, std::chrono::nanoseconds timeout) {
-  if (!enabled_) {
-    // The thread that enables a SINGLE_ISSUER ring becomes its one
-    // submitter: the polling thread, whoever built the World.
-    const int rc = io_uring_register(static_cast<unsigned>(ring_.ring_fd), IORING_REGISTER_ENABLE_RINGS, nullptr, 0);
-    if (rc < 0) return {-rc, "io_uring_register(IORING_REGISTER_ENABLE_RINGS)"};
-    enabled_ = true;
-  }
+  if (const int rc = enable(); rc < 0) return {-rc, "io_uring_register(IORING_REGISTER_ENABLE_RINGS)"};
   if (BackendFailure failure = flush_pending(out)) return failure;
 
   // Completions already waiting (or held by the kernel after an overflow)
@@ -323,7 +333,8 @@ void RingBackend::harvest(std::vector<Completion>& out) {
     // written; we copy each one out before io_uring_cq_advance publishes the
     // new head (release), after which the kernel may reuse those slots.
     io_uring_for_each_cqe(&ring_, head, cqe) {
-      out.push_back(Completion{cqe->user_data, cqe->res, (cqe->flags & IORING_CQE_F_MORE) ? kCompletionMore : 0u});
+      out.push_back(
+          Completion{cqe->user_data, cqe->res, (cqe->flags & IORING_CQE_F_MORE) ? kCompletionMore : 0u, cqe->flags});
       ++seen;
     }
     io_uring_cq_advance(&ring_, seen);

@@ -82,6 +82,14 @@ class RingBackend final : public PollBackend {
   // "SINGLE_ISSUER|DEFER_TASKRUN" and the like: the probed flags by name.
   static std::string flag_names(unsigned flags);
 
+  // A submission entry for a completion-based operation (keel::async's
+  // IO), which the caller fills and the next wait() submits. When the SQ
+  // is full, what is queued is submitted first (completions collected on
+  // the way go to `out`); nullptr when the kernel refuses even that.
+  io_uring_sqe* operation_sqe(std::vector<Completion>& out);
+  // The ring itself, for registrations (buffer rings, fixed buffers).
+  io_uring& raw() noexcept { return ring_; }
+
   // Operations queued for the next wait(), for tests.
   std::size_t pending() const noexcept { return pending_.size(); }
 
@@ -93,6 +101,7 @@ class RingBackend final : public PollBackend {
   };
 
   RingBackend() = default;
+  int enable();
   BackendFailure flush_pending(std::vector<Completion>& out);
   int submit(std::vector<Completion>& out);
   int enter_no_wait(std::vector<Completion>& out);

@@ -1,0 +1,565 @@
+#include "async/internal/io_driver.h"
+
+#include <fcntl.h>
+#include <liburing.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+#include "async/runtime.h"
+
+namespace keel::async::internal {
+
+using keel::internal::CompletionKind;
+using keel::internal::encode_user_data;
+using keel::internal::kIgnoredUserData;
+
+// --- SlotList ------------------------------------------------------------------
+
+void SlotList::push_back(OpSlot* s) noexcept {
+  // SAFETY: slots live in the driver's chunks, which never move or go
+  // before the driver; a slot is in at most one list (its state says
+  // which), and is removed before it is released.
+  s->prev = tail_;
+  s->next = nullptr;
+  if (tail_ != nullptr) {
+    tail_->next = s;
+  } else {
+    head_ = s;
+  }
+  tail_ = s;
+}
+
+void SlotList::remove(OpSlot* s) noexcept {
+  // SAFETY: `s` is in this list (see push_back): its links name slots of
+  // this list or are null at the ends.
+  if (s->prev != nullptr) {
+    s->prev->next = s->next;
+  } else {
+    head_ = s->next;
+  }
+  if (s->next != nullptr) {
+    s->next->prev = s->prev;
+  } else {
+    tail_ = s->prev;
+  }
+  s->prev = s->next = nullptr;
+}
+
+// --- driver --------------------------------------------------------------------
+
+IoDriver::IoDriver(Uring& uring, std::size_t max_operations)
+    : uring_(&uring), ops_(uring), max_operations_(std::max<std::size_t>(max_operations, 1)) {
+  ops_.set_sink(&IoDriver::on_completion, this);
+}
+
+IoDriver::~IoDriver() {
+  shutdown();
+  ops_.set_sink(nullptr, nullptr);
+  // Objects that outlive the runtime close their fds themselves.
+  for (IoSource* s = live_; s != nullptr; s = s->next_live) s->driver = nullptr;
+}
+
+IoDriver& IoDriver::current(const char* operation) {
+  Runtime* rt = Runtime::current();
+  if (rt == nullptr) {
+    throw std::logic_error(std::string("keel: ") + operation +
+                           " was used on a thread without a keel::async::Runtime");
+  }
+  return rt->io_driver();
+}
+
+IoSource* IoDriver::open_source(int fd) {
+  auto* source = new IoSource;
+  source->fd = fd;
+  source->driver = this;
+  source->next_live = live_;
+  if (live_ != nullptr) live_->prev_live = source;
+  live_ = source;
+  return source;
+}
+
+void IoDriver::close_source(IoSource* source) noexcept {
+  if (source == nullptr) return;
+  source->open = false;
+  source->leftovers.clear();
+  IoDriver* driver = source->driver;
+  if (driver == nullptr) {
+    // The runtime is gone, and with it every operation.
+    if (source->fd >= 0) ::close(source->fd);
+    source->fd = -1;
+    delete source;
+    return;
+  }
+  if (source->watched) {
+    driver->uring_->unwatch(source->watch);
+    source->watched = false;
+  }
+  // Operations still waiting (awaited through another handle to the
+  // object's state) end now: nothing will wake them otherwise.
+  for (SlotList* list : {&source->readers, &source->writers}) {
+    while (!list->empty()) {
+      OpSlot* s = list->front();
+      list->remove(s);
+      s->result = -ECANCELED;
+      s->state = OpState::kDone;
+      s->waiter.wake();
+    }
+  }
+  // In-flight operations are cancelled by user_data, then the fd closed by
+  // the ring after them: the fd number cannot be reused by the process
+  // before the cancels have found their operations.
+  bool closed_by_ring = false;
+  for (OpSlot* s = source->in_flight.front(); s != nullptr; s = s->next) driver->submit_cancel(s);
+  if (!source->in_flight.empty()) {
+    if (io_uring_sqe* sqe = driver->ops_.sqe()) {
+      // SAFETY: an SQE just reserved for us; filled completely here.
+      io_uring_prep_close(sqe, source->fd);
+      io_uring_sqe_set_data64(sqe, kIgnoredUserData);
+      closed_by_ring = true;
+    }
+  }
+  if (!closed_by_ring) ::close(source->fd);
+  source->fd = -1;
+  driver->release_source(source);
+}
+
+void IoDriver::release_source(IoSource* source) noexcept {
+  if (--source->refs != 0) return;
+  if (source->driver != nullptr) {
+    if (source->prev_live != nullptr) {
+      source->prev_live->next_live = source->next_live;
+    } else {
+      live_ = source->next_live;
+    }
+    if (source->next_live != nullptr) source->next_live->prev_live = source->prev_live;
+  }
+  delete source;
+}
+
+OpSlot* IoDriver::acquire() {
+  if (in_use_ >= max_operations_) return nullptr;
+  if (free_ == nullptr) {
+    auto chunk = std::make_unique<OpSlot[]>(kChunk);
+    for (std::size_t i = kChunk; i-- > 0;) {
+      chunk[i].index = static_cast<std::uint32_t>(made_ + i);
+      chunk[i].next = free_;
+      free_ = &chunk[i];
+    }
+    made_ += kChunk;
+    chunks_.push_back(std::move(chunk));
+  }
+  OpSlot* slot = free_;
+  free_ = slot->next;
+  slot->next = nullptr;
+  slot->state = OpState::kDone;  // not yet started: abandon() settles nothing
+  slot->result = 0;
+  ++in_use_;
+  return slot;
+}
+
+void IoDriver::release(OpSlot* slot) noexcept {
+  IoSource* source = std::exchange(slot->source, nullptr);
+  slot->buffer = keel::Buffer();
+  slot->bytes = keel::Bytes();
+  slot->path.clear();
+  slot->connect_started = false;
+  slot->waiter = Waker();
+  slot->state = OpState::kFree;
+  ++slot->generation;
+  if ((slot->generation & keel::internal::kGenerationMask) == 0) slot->generation = 1;
+  slot->prev = nullptr;
+  slot->next = free_;
+  free_ = slot;
+  --in_use_;
+  if (source != nullptr) release_source(source);
+}
+
+std::uint64_t IoDriver::user_data(const OpSlot* slot) const noexcept {
+  return encode_user_data(CompletionKind::kOperation, slot->index, slot->generation);
+}
+
+bool IoDriver::take_leftover(OpSlot* slot) noexcept {
+  IoSource* source = slot->source;
+  if (source == nullptr || source->leftovers.empty()) return false;
+  Leftover& first = source->leftovers.front();
+  const std::string_view have = first.data.view();
+  std::span<std::byte> room = slot->buffer.spare_capacity();
+  const std::size_t n = std::min(have.size(), room.size());
+  std::memcpy(room.data(), have.data(), n);
+  slot->buffer.commit(n);
+  if (slot->kind == OpKind::kRecvFrom) {
+    std::memcpy(&slot->addr, first.from.native(), first.from.native_size());
+    slot->addr_len = first.from.native_size();
+  }
+  // A datagram is delivered whole or cut, as recvfrom would; a stream's
+  // bytes are kept until taken.
+  if (n == have.size() || slot->kind == OpKind::kRecvFrom) {
+    source->leftovers.pop_front();
+  } else {
+    keel::Buffer rest = keel::Buffer::copy_of(have.substr(n));
+    first.data = std::move(rest);
+  }
+  slot->result = static_cast<std::int32_t>(n);
+  slot->state = OpState::kDone;
+  return true;
+}
+
+bool IoDriver::start(OpSlot* slot) {
+  IoSource* source = slot->source;
+  if (source != nullptr && (slot->kind == OpKind::kRecv || slot->kind == OpKind::kRecvFrom)) {
+    if (slot->buffer.spare_capacity().empty()) {
+      // A full buffer would read zero bytes, which means end of stream.
+      slot->result = -ENOBUFS;
+      slot->state = OpState::kDone;
+      return false;
+    }
+    if (take_leftover(slot)) return false;
+    if (source->orphaned_reads > 0) {
+      slot->state = OpState::kWaiting;
+      source->readers.push_back(slot);
+      return true;
+    }
+  }
+  if (completion_based()) return submit(slot);
+
+  const std::int32_t rc = perform(slot);
+  if (rc != -EAGAIN || source == nullptr) {
+    slot->result = rc;
+    slot->state = OpState::kDone;
+    return false;
+  }
+  if (!source->watched && !watch(source)) {
+    slot->result = -errno;
+    slot->state = OpState::kDone;
+    return false;
+  }
+  slot->state = OpState::kWaiting;
+  (reads(slot->kind) ? source->readers : source->writers).push_back(slot);
+  return true;
+}
+
+bool IoDriver::submit(OpSlot* slot) {
+  io_uring_sqe* sqe = ops_.sqe();
+  if (sqe == nullptr) {
+    slot->result = -EBUSY;
+    slot->state = OpState::kDone;
+    return false;
+  }
+  const int fd = slot->source != nullptr ? slot->source->fd : -1;
+  // SAFETY: every pointer given to the kernel points into the slot (addr,
+  // msg, iov, path) or into the heap storage of the Buffer/Bytes the slot
+  // owns; the slot is neither released nor moved (chunks never move) before
+  // the operation's final completion (see settle_orphan and shutdown).
+  switch (slot->kind) {
+    case OpKind::kRecv: {
+      std::span<std::byte> room = slot->buffer.spare_capacity();
+      io_uring_prep_recv(sqe, fd, room.data(), room.size(), 0);
+      break;
+    }
+    case OpKind::kSend: {
+      const std::string_view v = slot->buffer.view().substr(slot->offset);
+      io_uring_prep_send(sqe, fd, v.data(), v.size(), MSG_NOSIGNAL);
+      break;
+    }
+    case OpKind::kSendBytes: {
+      const std::string_view v = slot->bytes.view().substr(slot->offset);
+      io_uring_prep_send(sqe, fd, v.data(), v.size(), MSG_NOSIGNAL);
+      break;
+    }
+    case OpKind::kAccept:
+      slot->addr_len = sizeof slot->addr;
+      io_uring_prep_accept(sqe, fd, reinterpret_cast<sockaddr*>(&slot->addr), &slot->addr_len, SOCK_CLOEXEC);
+      break;
+    case OpKind::kConnect:
+      io_uring_prep_connect(sqe, fd, reinterpret_cast<const sockaddr*>(&slot->addr), slot->addr_len);
+      break;
+    case OpKind::kRecvFrom: {
+      std::span<std::byte> room = slot->buffer.spare_capacity();
+      slot->iov = {room.data(), room.size()};
+      slot->msg = {};
+      slot->msg.msg_name = &slot->addr;
+      slot->msg.msg_namelen = sizeof slot->addr;
+      slot->msg.msg_iov = &slot->iov;
+      slot->msg.msg_iovlen = 1;
+      io_uring_prep_recvmsg(sqe, fd, &slot->msg, 0);
+      break;
+    }
+    case OpKind::kSendTo:
+    case OpKind::kSendBytesTo: {
+      const std::string_view v = slot->kind == OpKind::kSendTo ? slot->buffer.view() : slot->bytes.view();
+      slot->iov = {const_cast<char*>(v.data()), v.size()};
+      slot->msg = {};
+      slot->msg.msg_name = &slot->addr;
+      slot->msg.msg_namelen = slot->addr_len;
+      slot->msg.msg_iov = &slot->iov;
+      slot->msg.msg_iovlen = 1;
+      io_uring_prep_sendmsg(sqe, fd, &slot->msg, MSG_NOSIGNAL);
+      break;
+    }
+    case OpKind::kReadAt: {
+      std::span<std::byte> room = slot->buffer.spare_capacity();
+      io_uring_prep_read(sqe, fd, room.data(), static_cast<unsigned>(room.size()), slot->offset);
+      break;
+    }
+    case OpKind::kWriteAt: {
+      const std::string_view v = slot->buffer.view();
+      io_uring_prep_write(sqe, fd, v.data(), static_cast<unsigned>(v.size()), slot->offset);
+      break;
+    }
+    case OpKind::kWriteBytesAt: {
+      const std::string_view v = slot->bytes.view();
+      io_uring_prep_write(sqe, fd, v.data(), static_cast<unsigned>(v.size()), slot->offset);
+      break;
+    }
+    case OpKind::kFsync:
+      io_uring_prep_fsync(sqe, fd, 0);
+      break;
+    case OpKind::kOpen:
+      io_uring_prep_openat(sqe, AT_FDCWD, slot->path.c_str(), slot->open_flags, slot->open_mode);
+      break;
+  }
+  io_uring_sqe_set_data64(sqe, user_data(slot));
+  slot->state = OpState::kInFlight;
+  ++in_kernel_;
+  if (slot->source != nullptr) slot->source->in_flight.push_back(slot);
+  return true;
+}
+
+void IoDriver::submit_cancel(OpSlot* slot) noexcept {
+  io_uring_sqe* sqe = ops_.sqe();
+  // No room even after a submit: the operation ends on its own (or at shutdown).
+  if (sqe == nullptr) return;
+  // SAFETY: an SQE just reserved for us; filled completely here.
+  io_uring_prep_cancel64(sqe, user_data(slot), 0);
+  io_uring_sqe_set_data64(sqe, kIgnoredUserData);
+}
+
+void IoDriver::abandon(OpSlot* slot) noexcept {
+  switch (slot->state) {
+    case OpState::kInFlight:
+      slot->state = OpState::kOrphaned;
+      if (slot->source != nullptr && reads(slot->kind)) ++slot->source->orphaned_reads;
+      submit_cancel(slot);
+      return;
+    case OpState::kWaiting: {
+      IoSource* source = slot->source;
+      (reads(slot->kind) ? source->readers : source->writers).remove(slot);
+      release(slot);
+      return;
+    }
+    case OpState::kDone:
+      // Completed, but its task went before taking the result.
+      settle_orphan(slot);
+      return;
+    case OpState::kOrphaned:
+    case OpState::kFree:
+      return;
+  }
+}
+
+void IoDriver::on_completion(void* self, const keel::internal::Completion& completion) {
+  auto* driver = static_cast<IoDriver*>(self);
+  const std::uint32_t index = keel::internal::user_data_index(completion.user_data);
+  if (index >= driver->made_) return;
+  OpSlot* slot = driver->slot_at(index);
+  if (slot->generation != keel::internal::user_data_generation(completion.user_data)) return;
+  if (slot->state != OpState::kInFlight && slot->state != OpState::kOrphaned) return;
+  --driver->in_kernel_;
+  if (slot->source != nullptr) slot->source->in_flight.remove(slot);
+  const bool orphaned = slot->state == OpState::kOrphaned;
+  driver->complete(slot, completion.result);
+  if (!orphaned) {
+    slot->waiter.wake();
+    return;
+  }
+  IoSource* source = slot->source;
+  if (source != nullptr && reads(slot->kind)) --source->orphaned_reads;
+  driver->settle_orphan(slot);
+}
+
+void IoDriver::complete(OpSlot* slot, std::int32_t result) noexcept {
+  slot->result = result;
+  slot->state = OpState::kDone;
+  if (result > 0 && (slot->kind == OpKind::kRecv || slot->kind == OpKind::kRecvFrom || slot->kind == OpKind::kReadAt)) {
+    slot->buffer.commit(static_cast<std::size_t>(result));
+  }
+  if (slot->kind == OpKind::kRecvFrom) slot->addr_len = slot->msg.msg_namelen;
+}
+
+void IoDriver::settle_orphan(OpSlot* slot) noexcept {
+  // Nobody takes this result: keep what succeeded, close what was opened.
+  IoSource* source = slot->source;
+  const std::int32_t result = slot->result;
+  switch (slot->kind) {
+    case OpKind::kRecv:
+    case OpKind::kRecvFrom:
+      if (result > 0 && source != nullptr && source->open) {
+        Leftover kept{std::move(slot->buffer), SocketAddr()};
+        if (slot->kind == OpKind::kRecvFrom) {
+          kept.from = SocketAddr::from_native(reinterpret_cast<const sockaddr*>(&slot->addr), slot->addr_len);
+        }
+        source->leftovers.push_back(std::move(kept));
+      }
+      break;
+    case OpKind::kAccept:
+    case OpKind::kOpen:
+      if (result >= 0) ::close(result);
+      break;
+    default:
+      break;  // sends and writes moved their bytes; a connect's socket closes with its source
+  }
+  // Keep the source alive across release(), which drops the slot's reference.
+  if (source != nullptr) ++source->refs;
+  release(slot);
+  if (source != nullptr) {
+    if (source->orphaned_reads == 0) resume_held_readers(source);
+    release_source(source);
+  }
+}
+
+void IoDriver::resume_held_readers(IoSource* source) noexcept {
+  if (!completion_based()) return;
+  while (!source->readers.empty() && source->orphaned_reads == 0) {
+    OpSlot* slot = source->readers.front();
+    source->readers.remove(slot);
+    if (!source->open) {
+      slot->result = -ECANCELED;
+      slot->state = OpState::kDone;
+    } else if (!take_leftover(slot) && submit(slot)) {
+      continue;  // in flight now; its completion wakes it
+    }
+    slot->waiter.wake();
+  }
+}
+
+void IoDriver::shutdown() noexcept {
+  if (!completion_based()) return;
+  for (const auto& chunk : chunks_) {
+    for (std::size_t i = 0; i < kChunk; ++i) {
+      OpSlot* slot = &chunk[i];
+      if (slot->state == OpState::kInFlight) abandon(slot);
+    }
+  }
+  // Until the last completion: the slots own memory the kernel may write.
+  // A kernel that never answers leaves the slots allocated (leaked), never
+  // freed under it.
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (in_kernel_ > 0 && std::chrono::steady_clock::now() < give_up) {
+    if (ops_.reap(std::chrono::milliseconds(100)) < 0) break;
+  }
+  if (in_kernel_ > 0) {
+    for (auto& chunk : chunks_) static_cast<void>(chunk.release());
+  }
+}
+
+// --- epoll: readiness and non-blocking calls ---------------------------------
+
+bool IoDriver::watch(IoSource* source) {
+  const keel::Events interest = keel::Readable | keel::Writable | keel::ReadHangup;
+  auto watched = uring_->try_watch(source->fd, interest, [this, source](const keel::Readiness& r) { on_ready(source, r); });
+  if (!watched) {
+    errno = watched.error().value();
+    return false;
+  }
+  source->watch = *watched;
+  source->watched = true;
+  return true;
+}
+
+void IoDriver::on_ready(IoSource* source, const keel::Readiness& readiness) noexcept {
+  // Hold the source: a woken operation's release may drop the last reference.
+  ++source->refs;
+  const bool any = readiness.failed() || readiness.hangup();
+  if (any || readiness.readable()) run_waiting(source->readers);
+  if (any || readiness.writable()) run_waiting(source->writers);
+  release_source(source);
+}
+
+void IoDriver::run_waiting(SlotList& list) noexcept {
+  while (!list.empty()) {
+    OpSlot* slot = list.front();
+    const std::int32_t rc = perform(slot);
+    if (rc == -EAGAIN) return;  // the next edge runs it
+    list.remove(slot);
+    slot->result = rc;
+    slot->state = OpState::kDone;
+    slot->waiter.wake();
+  }
+}
+
+std::int32_t IoDriver::perform(OpSlot* slot) noexcept {
+  const int fd = slot->source != nullptr ? slot->source->fd : -1;
+  auto rc = [](long n) -> std::int32_t {
+    if (n >= 0) return static_cast<std::int32_t>(n);
+    return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+  };
+  switch (slot->kind) {
+    case OpKind::kRecv: {
+      std::span<std::byte> room = slot->buffer.spare_capacity();
+      const std::int32_t n = rc(::recv(fd, room.data(), room.size(), MSG_DONTWAIT));
+      if (n > 0) slot->buffer.commit(static_cast<std::size_t>(n));
+      return n;
+    }
+    case OpKind::kSend:
+    case OpKind::kSendBytes: {
+      const std::string_view v =
+          (slot->kind == OpKind::kSend ? slot->buffer.view() : slot->bytes.view()).substr(slot->offset);
+      return rc(::send(fd, v.data(), v.size(), MSG_DONTWAIT | MSG_NOSIGNAL));
+    }
+    case OpKind::kAccept: {
+      slot->addr_len = sizeof slot->addr;
+      return rc(::accept4(fd, reinterpret_cast<sockaddr*>(&slot->addr), &slot->addr_len, SOCK_NONBLOCK | SOCK_CLOEXEC));
+    }
+    case OpKind::kConnect: {
+      if (!slot->connect_started) {
+        const int r = ::connect(fd, reinterpret_cast<const sockaddr*>(&slot->addr), slot->addr_len);
+        if (r == 0) return 0;
+        if (errno != EINPROGRESS) return -errno;
+        slot->connect_started = true;
+        return -EAGAIN;
+      }
+      int error = 0;
+      socklen_t len = sizeof error;
+      if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &len) != 0) return -errno;
+      return -error;
+    }
+    case OpKind::kRecvFrom: {
+      std::span<std::byte> room = slot->buffer.spare_capacity();
+      slot->addr_len = sizeof slot->addr;
+      const std::int32_t n = rc(::recvfrom(fd, room.data(), room.size(), MSG_DONTWAIT,
+                                           reinterpret_cast<sockaddr*>(&slot->addr), &slot->addr_len));
+      if (n > 0) slot->buffer.commit(static_cast<std::size_t>(n));
+      return n;
+    }
+    case OpKind::kSendTo:
+    case OpKind::kSendBytesTo: {
+      const std::string_view v = slot->kind == OpKind::kSendTo ? slot->buffer.view() : slot->bytes.view();
+      return rc(::sendto(fd, v.data(), v.size(), MSG_DONTWAIT | MSG_NOSIGNAL,
+                         reinterpret_cast<const sockaddr*>(&slot->addr), slot->addr_len));
+    }
+    case OpKind::kReadAt: {
+      std::span<std::byte> room = slot->buffer.spare_capacity();
+      const std::int32_t n = rc(::pread(fd, room.data(), room.size(), static_cast<off_t>(slot->offset)));
+      if (n > 0) slot->buffer.commit(static_cast<std::size_t>(n));
+      return n;
+    }
+    case OpKind::kWriteAt:
+    case OpKind::kWriteBytesAt: {
+      const std::string_view v = slot->kind == OpKind::kWriteAt ? slot->buffer.view() : slot->bytes.view();
+      return rc(::pwrite(fd, v.data(), v.size(), static_cast<off_t>(slot->offset)));
+    }
+    case OpKind::kFsync:
+      return rc(::fsync(fd));
+    case OpKind::kOpen:
+      return rc(::open(slot->path.c_str(), slot->open_flags, slot->open_mode));
+  }
+  return -EINVAL;
+}
+
+}  // namespace keel::async::internal

@@ -1,0 +1,213 @@
+// IoDriver: the runtime's completion-based IO — a bounded table of
+// operation slots, each owning what the kernel may touch (the buffer, the
+// address, the message header) until the operation's final completion, and
+// the per-fd state (IoSource) its IO objects share with their operations.
+//
+// On io_uring an operation is an SQE whose user_data names its slot by
+// index and generation (rt's CompletionKind::kOperation), so a completion
+// can never be taken for a later operation in the same slot. On epoll the
+// same slot waits on its fd's readiness and the driver performs the
+// non-blocking system call itself when the fd is ready; the awaiting task
+// sees the same thing either way: its slot becomes done, and it is woken.
+//
+// Abandoning (the awaiting task was destroyed) never frees what the kernel
+// may still write: an in-flight slot is marked orphaned, an async cancel
+// is submitted, and the slot is settled when the final completion comes —
+// bytes received go to the IoSource's leftovers (the next read on the fd
+// gets them first), an accepted or opened fd is closed, a connecting
+// socket is closed. Reads on an fd wait while an orphaned read is in
+// flight, so leftovers always come before later bytes.
+//
+//   IoDriver driver(uring, 4096);
+//   OpSlot* slot = driver.acquire();      // nullptr: the table is full
+//   slot->kind = OpKind::kRecv; ...       // fill in, then:
+//   if (driver.start(slot)) { slot->waiter = Waker::for_current_task(h); /* suspend */ }
+//   driver.finish(slot);                  // after taking the result; or abandon(slot)
+//
+// Not for user code: async/io.h builds on it. Loop thread only.
+#pragma once
+
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "async/buffer.h"
+#include "async/socket_addr.h"
+#include "async/waker.h"
+#include "rt/internal/uring_operations.h"
+#include "rt/uring.h"
+
+namespace keel::async::internal {
+
+enum class OpKind : std::uint8_t {
+  kRecv,          // into buffer's spare capacity
+  kSend,          // buffer's bytes
+  kSendBytes,     // bytes
+  kAccept,        // result: the new fd; addr: the peer
+  kConnect,       // the source's socket to addr
+  kRecvFrom,      // a datagram into buffer; addr: its sender
+  kSendTo,        // buffer to addr
+  kSendBytesTo,   // bytes to addr
+  kReadAt,        // pread into buffer at offset
+  kWriteAt,       // pwrite buffer at offset
+  kWriteBytesAt,  // pwrite bytes at offset
+  kFsync,
+  kOpen,          // openat(AT_FDCWD, path, flags, mode); result: the fd
+};
+
+enum class OpState : std::uint8_t {
+  kFree,
+  kWaiting,   // epoll: for its fd's readiness; io_uring: a read held behind an orphaned one
+  kInFlight,  // io_uring: submitted, its completion not yet come
+  kDone,      // result set; the awaiter has not taken it yet
+  kOrphaned,  // io_uring: its awaiter is gone, its final completion not yet come
+};
+
+struct IoSource;
+
+struct OpSlot {
+  // Set when the slot is made.
+  std::uint32_t index = 0;
+  std::uint32_t generation = 1;  // advanced on each release
+
+  OpKind kind = OpKind::kRecv;
+  OpState state = OpState::kFree;
+  bool connect_started = false;  // epoll: connect(2) returned EINPROGRESS
+  std::int32_t result = 0;       // bytes, an fd, 0, or -errno
+  Waker waiter;
+  IoSource* source = nullptr;  // the fd's shared state (a reference); null for File::open
+  OpSlot* prev = nullptr;      // links in the source's waiting or in-flight list
+  OpSlot* next = nullptr;      // ...or in the driver's free list
+
+  // What the kernel reads or writes, owned here until the final completion.
+  keel::Buffer buffer;
+  keel::Bytes bytes;
+  std::uint64_t offset = 0;  // files: the file offset; sends: the first byte to send
+  int open_flags = 0;
+  unsigned open_mode = 0;
+  std::string path;
+  sockaddr_storage addr{};
+  socklen_t addr_len = 0;
+  msghdr msg{};
+  iovec iov{};
+};
+
+// A doubly linked list of slots, FIFO.
+class SlotList {
+ public:
+  bool empty() const noexcept { return head_ == nullptr; }
+  OpSlot* front() const noexcept { return head_; }
+  void push_back(OpSlot* s) noexcept;
+  void remove(OpSlot* s) noexcept;
+
+ private:
+  OpSlot* head_ = nullptr;
+  OpSlot* tail_ = nullptr;
+};
+
+// Bytes an abandoned read received, kept for the next read.
+struct Leftover {
+  keel::Buffer data;
+  SocketAddr from;  // datagrams: the sender
+};
+
+class IoDriver;
+
+// What an IO object (TcpStream, UdpSocket, ...) and its operations share:
+// the fd, reads held or waiting, leftovers. Counted: the object holds one
+// reference and every slot naming it another.
+struct IoSource {
+  int fd = -1;
+  unsigned refs = 1;
+  bool open = true;             // the object still owns the fd
+  IoDriver* driver = nullptr;   // null once the runtime is gone
+  SlotList readers;             // waiting to read (epoll), or held behind an orphaned read
+  SlotList writers;             // waiting to write (epoll)
+  SlotList in_flight;           // io_uring: submitted
+  unsigned orphaned_reads = 0;  // abandoned reads whose final completion has not come
+  std::deque<Leftover> leftovers;
+  keel::Watch watch;            // epoll: its readiness watch
+  bool watched = false;
+  IoSource* prev_live = nullptr;  // in the driver's list of sources
+  IoSource* next_live = nullptr;
+};
+
+class IoDriver {
+ public:
+  // `max_operations`: slots in use at most; an operation beyond it fails
+  // with ENOBUFS (its buffer comes back).
+  IoDriver(Uring& uring, std::size_t max_operations);
+  ~IoDriver();
+  IoDriver(const IoDriver&) = delete;
+  IoDriver& operator=(const IoDriver&) = delete;
+
+  bool completion_based() const noexcept { return ops_.completion_based(); }
+
+  // A source for `fd`, owned by the caller (close_source when done).
+  IoSource* open_source(int fd);
+  // The object is done with `source`: its operations are cancelled, its
+  // leftovers dropped, the fd closed (after the cancels, on io_uring).
+  static void close_source(IoSource* source) noexcept;
+
+  // A free slot (kind and inputs to be filled in), or nullptr when
+  // max_operations are in use.
+  OpSlot* acquire();
+  // Starts the operation. True: pending (set slot->waiter and suspend);
+  // false: done already, the result is in the slot.
+  bool start(OpSlot* slot);
+  // The awaiter took the result: the slot is free again.
+  void finish(OpSlot* slot) noexcept { release(slot); }
+  // The awaiter is going without the result (its task was destroyed).
+  void abandon(OpSlot* slot) noexcept;
+
+  // Slots in use (pending, done, or orphaned), and of those in the kernel.
+  std::size_t in_use() const noexcept { return in_use_; }
+  std::size_t in_kernel() const noexcept { return in_kernel_; }
+
+  // Cancels every operation in the kernel and waits for their final
+  // completions (the runtime's destructor, after its tasks are gone).
+  void shutdown() noexcept;
+
+  // Whether the calling thread's runtime has a driver; the driver or a
+  // std::logic_error naming `operation`.
+  static IoDriver& current(const char* operation);
+
+ private:
+  static void on_completion(void* self, const keel::internal::Completion& completion);
+  void complete(OpSlot* slot, std::int32_t result) noexcept;
+  void settle_orphan(OpSlot* slot) noexcept;
+  void release(OpSlot* slot) noexcept;
+  void release_source(IoSource* source) noexcept;
+  bool submit(OpSlot* slot);
+  void submit_cancel(OpSlot* slot) noexcept;
+  bool take_leftover(OpSlot* slot) noexcept;
+  void resume_held_readers(IoSource* source) noexcept;
+  // epoll
+  static std::int32_t perform(OpSlot* slot) noexcept;
+  bool watch(IoSource* source);
+  void on_ready(IoSource* source, const keel::Readiness& readiness) noexcept;
+  void run_waiting(SlotList& list) noexcept;
+  static bool reads(OpKind kind) noexcept { return kind == OpKind::kRecv || kind == OpKind::kRecvFrom || kind == OpKind::kAccept; }
+  OpSlot* slot_at(std::uint32_t index) noexcept { return &chunks_[index / kChunk][index % kChunk]; }
+  std::uint64_t user_data(const OpSlot* slot) const noexcept;
+
+  static constexpr std::size_t kChunk = 64;
+
+  keel::Uring* uring_;
+  keel::internal::UringOperations ops_;
+  std::size_t max_operations_;
+  std::vector<std::unique_ptr<OpSlot[]>> chunks_;  // never move: the kernel holds pointers into slots
+  OpSlot* free_ = nullptr;
+  std::size_t made_ = 0;
+  std::size_t in_use_ = 0;
+  std::size_t in_kernel_ = 0;
+  IoSource* live_ = nullptr;  // sources not yet released
+};
+
+}  // namespace keel::async::internal

@@ -1,0 +1,360 @@
+#include "async/io.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/tcp.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <stdexcept>
+
+namespace keel::async {
+
+// --- SocketAddr ----------------------------------------------------------------
+
+std::expected<SocketAddr, std::error_code> SocketAddr::parse(std::string_view text) {
+  const auto invalid = std::unexpected(std::make_error_code(std::errc::invalid_argument));
+  const std::size_t colon = text.rfind(':');
+  if (colon == std::string_view::npos || colon + 1 >= text.size()) return invalid;
+  std::string_view host = text.substr(0, colon);
+  const std::string_view port_text = text.substr(colon + 1);
+  unsigned port = 0;
+  const auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (ec != std::errc() || end != port_text.data() + port_text.size() || port > 65535) return invalid;
+  SocketAddr a;
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    const std::string h(host.substr(1, host.size() - 2));
+    auto* v6 = reinterpret_cast<sockaddr_in6*>(&a.storage_);
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(static_cast<std::uint16_t>(port));
+    if (inet_pton(AF_INET6, h.c_str(), &v6->sin6_addr) != 1) return invalid;
+    a.len_ = sizeof(sockaddr_in6);
+    return a;
+  }
+  const std::string h(host);
+  auto* v4 = reinterpret_cast<sockaddr_in*>(&a.storage_);
+  v4->sin_family = AF_INET;
+  v4->sin_port = htons(static_cast<std::uint16_t>(port));
+  if (inet_pton(AF_INET, h.c_str(), &v4->sin_addr) != 1) return invalid;
+  a.len_ = sizeof(sockaddr_in);
+  return a;
+}
+
+SocketAddr SocketAddr::from_native(const sockaddr* addr, socklen_t len) noexcept {
+  SocketAddr a;
+  if (len > sizeof a.storage_) len = sizeof a.storage_;
+  std::memcpy(&a.storage_, addr, len);
+  a.len_ = len;
+  return a;
+}
+
+std::uint16_t SocketAddr::port() const noexcept {
+  if (storage_.ss_family == AF_INET) return ntohs(reinterpret_cast<const sockaddr_in*>(&storage_)->sin_port);
+  if (storage_.ss_family == AF_INET6) return ntohs(reinterpret_cast<const sockaddr_in6*>(&storage_)->sin6_port);
+  return 0;
+}
+
+std::string SocketAddr::to_string() const {
+  char text[INET6_ADDRSTRLEN] = {};
+  if (storage_.ss_family == AF_INET) {
+    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&storage_)->sin_addr, text, sizeof text);
+    return std::string(text) + ":" + std::to_string(port());
+  }
+  if (storage_.ss_family == AF_INET6) {
+    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&storage_)->sin6_addr, text, sizeof text);
+    return "[" + std::string(text) + "]:" + std::to_string(port());
+  }
+  return {};
+}
+
+namespace internal {
+
+namespace {
+
+std::error_code last_error() noexcept { return errno_code(errno); }
+
+// A socket for the current runtime's backend: blocking under io_uring (the
+// ring waits for readiness itself), non-blocking under epoll.
+std::expected<std::pair<IoDriver*, int>, std::error_code> new_socket(const char* what, int family, int type) {
+  IoDriver& driver = IoDriver::current(what);
+  const int flags = SOCK_CLOEXEC | (driver.completion_based() ? 0 : SOCK_NONBLOCK);
+  const int fd = ::socket(family, type | flags, 0);
+  if (fd < 0) return std::unexpected(last_error());
+  return std::pair{&driver, fd};
+}
+
+SocketAddr name_of(int fd, bool peer) {
+  sockaddr_storage storage{};
+  socklen_t len = sizeof storage;
+  const int rc = peer ? ::getpeername(fd, reinterpret_cast<sockaddr*>(&storage), &len)
+                      : ::getsockname(fd, reinterpret_cast<sockaddr*>(&storage), &len);
+  if (rc != 0) return SocketAddr();
+  return SocketAddr::from_native(reinterpret_cast<const sockaddr*>(&storage), len);
+}
+
+void set_nodelay_on(int fd) noexcept {
+  const int on = 1;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+}
+
+}  // namespace
+
+IoDriver& SourceHandle::driver(const char* operation) const {
+  if (source_ == nullptr) throw std::logic_error(std::string("keel: ") + operation + " on a closed or moved-from object");
+  if (source_->driver == nullptr) {
+    throw std::logic_error(std::string("keel: ") + operation + " after the runtime that made the object was destroyed");
+  }
+  return *source_->driver;
+}
+
+FinishAccept::Result FinishAccept::finish(IoDriver& driver, OpInput&, std::int32_t rc) {
+  if (rc < 0) return std::unexpected(errno_code(-rc));
+  set_nodelay_on(rc);
+  return TcpStream(SourceHandle(driver.open_source(rc)));
+}
+
+FinishConnect::Result FinishConnect::finish(IoDriver&, OpInput& in, std::int32_t rc) {
+  // The connecting socket's source was made for this operation; the
+  // stream takes it over, or it closes here.
+  SourceHandle source(std::exchange(in.source, nullptr));
+  in.owns_source = false;
+  if (rc < 0) return std::unexpected(errno_code(-rc));
+  set_nodelay_on(source.fd());
+  return TcpStream(std::move(source));
+}
+
+FinishOpen::Result FinishOpen::finish(IoDriver& driver, OpInput&, std::int32_t rc) {
+  if (rc < 0) return std::unexpected(errno_code(-rc));
+  return File(SourceHandle(driver.open_source(rc)));
+}
+
+}  // namespace internal
+
+using internal::OpInput;
+using internal::OpKind;
+
+// --- TcpStream -----------------------------------------------------------------
+
+Task<std::expected<TcpStream, std::error_code>> TcpStream::connect(std::string_view address) {
+  auto parsed = SocketAddr::parse(address);
+  if (!parsed) co_return std::unexpected(parsed.error());
+  co_return co_await connect(*parsed);
+}
+
+ConnectOp TcpStream::connect(const SocketAddr& address) {
+  auto made = internal::new_socket("TcpStream::connect()", address.family(), SOCK_STREAM);
+  internal::IoDriver& driver = internal::IoDriver::current("TcpStream::connect()");
+  OpInput in;
+  in.kind = OpKind::kConnect;
+  in.addr = address;
+  if (!made) {
+    in.error = made.error().value();
+    return ConnectOp(driver, std::move(in));
+  }
+  // The op owns the socket until FinishConnect hands it to the stream.
+  in.source = driver.open_source(made->second);
+  in.owns_source = true;
+  return ConnectOp(driver, std::move(in));
+}
+
+BufferOp TcpStream::recv(Buffer buffer) {
+  OpInput in;
+  in.kind = OpKind::kRecv;
+  in.source = source_.get();
+  in.buffer = std::move(buffer);
+  return BufferOp(source_.driver("TcpStream::recv()"), std::move(in));
+}
+
+BufferOp TcpStream::send(Buffer buffer) { return send_from(std::move(buffer), 0); }
+
+BufferOp TcpStream::send_from(Buffer buffer, std::size_t offset) {
+  OpInput in;
+  in.kind = OpKind::kSend;
+  in.source = source_.get();
+  in.buffer = std::move(buffer);
+  in.offset = offset;
+  return BufferOp(source_.driver("TcpStream::send()"), std::move(in));
+}
+
+BytesOp TcpStream::send(Bytes bytes) {
+  OpInput in;
+  in.kind = OpKind::kSendBytes;
+  in.source = source_.get();
+  in.bytes = std::move(bytes);
+  return BytesOp(source_.driver("TcpStream::send()"), std::move(in));
+}
+
+Task<IoResult<Buffer>> TcpStream::send_all(Buffer buffer) {
+  std::size_t sent = 0;
+  const std::size_t total = buffer.size();
+  while (sent < total) {
+    auto [n, back] = co_await send_from(std::move(buffer), sent);
+    buffer = std::move(back);
+    if (!n) co_return IoResult<Buffer>{std::unexpected(n.error()), std::move(buffer)};
+    sent += *n;
+  }
+  co_return IoResult<Buffer>{total, std::move(buffer)};
+}
+
+Task<IoResult<Bytes>> TcpStream::send_all(Bytes bytes) {
+  std::size_t sent = 0;
+  const std::size_t total = bytes.size();
+  internal::IoDriver& driver = source_.driver("TcpStream::send_all()");
+  while (sent < total) {
+    OpInput in;
+    in.kind = OpKind::kSendBytes;
+    in.source = source_.get();
+    in.bytes = std::move(bytes);
+    in.offset = sent;
+    auto [n, back] = co_await BytesOp(driver, std::move(in));
+    bytes = std::move(back);
+    if (!n) co_return IoResult<Bytes>{std::unexpected(n.error()), std::move(bytes)};
+    sent += *n;
+  }
+  co_return IoResult<Bytes>{total, std::move(bytes)};
+}
+
+std::error_code TcpStream::shutdown(int how) noexcept {
+  if (::shutdown(fd(), how) != 0) return internal::errno_code(errno);
+  return {};
+}
+
+std::error_code TcpStream::set_nodelay(bool on) noexcept {
+  const int value = on ? 1 : 0;
+  if (::setsockopt(fd(), IPPROTO_TCP, TCP_NODELAY, &value, sizeof value) != 0) return internal::errno_code(errno);
+  return {};
+}
+
+SocketAddr TcpStream::local_addr() const { return internal::name_of(fd(), false); }
+SocketAddr TcpStream::peer_addr() const { return internal::name_of(fd(), true); }
+
+// --- TcpListener ---------------------------------------------------------------
+
+std::expected<TcpListener, std::error_code> TcpListener::bind(std::string_view address, int backlog) {
+  auto parsed = SocketAddr::parse(address);
+  if (!parsed) return std::unexpected(parsed.error());
+  return bind(*parsed, backlog);
+}
+
+std::expected<TcpListener, std::error_code> TcpListener::bind(const SocketAddr& address, int backlog) {
+  auto made = internal::new_socket("TcpListener::bind()", address.family(), SOCK_STREAM);
+  if (!made) return std::unexpected(made.error());
+  auto [driver, fd] = *made;
+  internal::SourceHandle source(driver->open_source(fd));
+  const int on = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+  if (::bind(fd, address.native(), address.native_size()) != 0 || ::listen(fd, backlog) != 0) {
+    return std::unexpected(internal::errno_code(errno));
+  }
+  return TcpListener(std::move(source));
+}
+
+AcceptOp TcpListener::accept() {
+  OpInput in;
+  in.kind = OpKind::kAccept;
+  in.source = source_.get();
+  return AcceptOp(source_.driver("TcpListener::accept()"), std::move(in));
+}
+
+SocketAddr TcpListener::local_addr() const { return internal::name_of(fd(), false); }
+
+// --- UdpSocket -----------------------------------------------------------------
+
+std::expected<UdpSocket, std::error_code> UdpSocket::bind(std::string_view address) {
+  auto parsed = SocketAddr::parse(address);
+  if (!parsed) return std::unexpected(parsed.error());
+  return bind(*parsed);
+}
+
+std::expected<UdpSocket, std::error_code> UdpSocket::bind(const SocketAddr& address) {
+  auto made = internal::new_socket("UdpSocket::bind()", address.family(), SOCK_DGRAM);
+  if (!made) return std::unexpected(made.error());
+  auto [driver, fd] = *made;
+  internal::SourceHandle source(driver->open_source(fd));
+  if (::bind(fd, address.native(), address.native_size()) != 0) return std::unexpected(internal::errno_code(errno));
+  return UdpSocket(std::move(source));
+}
+
+RecvFromOp UdpSocket::recv_from(Buffer buffer) {
+  OpInput in;
+  in.kind = OpKind::kRecvFrom;
+  in.source = source_.get();
+  in.buffer = std::move(buffer);
+  return RecvFromOp(source_.driver("UdpSocket::recv_from()"), std::move(in));
+}
+
+BufferOp UdpSocket::send_to(Buffer buffer, const SocketAddr& to) {
+  OpInput in;
+  in.kind = OpKind::kSendTo;
+  in.source = source_.get();
+  in.buffer = std::move(buffer);
+  in.addr = to;
+  return BufferOp(source_.driver("UdpSocket::send_to()"), std::move(in));
+}
+
+BytesOp UdpSocket::send_to(Bytes bytes, const SocketAddr& to) {
+  OpInput in;
+  in.kind = OpKind::kSendBytesTo;
+  in.source = source_.get();
+  in.bytes = std::move(bytes);
+  in.addr = to;
+  return BytesOp(source_.driver("UdpSocket::send_to()"), std::move(in));
+}
+
+SocketAddr UdpSocket::local_addr() const { return internal::name_of(fd(), false); }
+
+// --- File ----------------------------------------------------------------------
+
+OpenOp File::open(std::string path) {
+  OpInput in;
+  in.kind = OpKind::kOpen;
+  in.path = std::move(path);
+  in.open_flags = O_RDONLY | O_CLOEXEC;
+  return OpenOp(internal::IoDriver::current("File::open()"), std::move(in));
+}
+
+OpenOp File::create(std::string path) {
+  OpInput in;
+  in.kind = OpKind::kOpen;
+  in.path = std::move(path);
+  in.open_flags = O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC;
+  in.open_mode = 0644;
+  return OpenOp(internal::IoDriver::current("File::create()"), std::move(in));
+}
+
+BufferOp File::read_at(Buffer buffer, std::uint64_t offset) {
+  OpInput in;
+  in.kind = OpKind::kReadAt;
+  in.source = source_.get();
+  in.buffer = std::move(buffer);
+  in.offset = offset;
+  return BufferOp(source_.driver("File::read_at()"), std::move(in));
+}
+
+BufferOp File::write_at(Buffer buffer, std::uint64_t offset) {
+  OpInput in;
+  in.kind = OpKind::kWriteAt;
+  in.source = source_.get();
+  in.buffer = std::move(buffer);
+  in.offset = offset;
+  return BufferOp(source_.driver("File::write_at()"), std::move(in));
+}
+
+BytesOp File::write_at(Bytes bytes, std::uint64_t offset) {
+  OpInput in;
+  in.kind = OpKind::kWriteBytesAt;
+  in.source = source_.get();
+  in.bytes = std::move(bytes);
+  in.offset = offset;
+  return BytesOp(source_.driver("File::write_at()"), std::move(in));
+}
+
+FsyncOp File::fsync() {
+  OpInput in;
+  in.kind = OpKind::kFsync;
+  in.source = source_.get();
+  return FsyncOp(source_.driver("File::fsync()"), std::move(in));
+}
+
+}  // namespace keel::async

@@ -1,0 +1,263 @@
+// Completion-based IO for keel::async tasks: TCP listeners and streams,
+// UDP sockets and files, on the runtime's ring. Every operation takes its
+// buffer by value and gives it back with the result — on success and on
+// error alike — so the kernel never writes into memory a task still uses,
+// and the caller reuses the buffer without allocating.
+//
+//   auto listener = keel::async::TcpListener::bind("127.0.0.1:0").value();
+//   keel::async::TcpStream s = (co_await listener.accept()).value();
+//   auto [n, buf] = co_await s.recv(keel::Buffer(4096));   // n: std::expected<size_t, std::error_code>
+//   if (n && *n > 0) auto [m, back] = co_await s.send_all(std::move(buf));
+//   auto f = co_await keel::async::File::open("/etc/hostname");
+//
+// Cancelling loses nothing: a task destroyed while an operation is in the
+// kernel (abort, timeout, scope exit) leaves the operation to the runtime,
+// which keeps its buffer until the kernel is done; bytes that recv then
+// receives go to the next recv on the same stream, and an fd accepted or
+// opened for a task that is gone is closed. So timeout(d, s.recv(...)) in a
+// loop reads the peer's byte stream exactly.
+//
+// On io_uring each operation is one submission on the World's ring; when
+// the World's poll source runs on epoll, the same calls run as readiness
+// plus non-blocking system calls (files: plain pread/pwrite). Objects are
+// made and used on a runtime's thread; the destructor closes the fd.
+//
+// Not for: blocking work (a task that blocks stops the thread's loop), or
+// sharing one stream between tasks that read at once (reads are not
+// ordered among themselves).
+#pragma once
+
+#include <cstddef>
+#include <sys/socket.h>
+
+#include <cstdint>
+#include <expected>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <type_traits>
+#include <utility>
+
+#include "async/buffer.h"
+#include "async/internal/io_driver.h"
+#include "async/internal/io_op.h"
+#include "async/socket_addr.h"
+#include "async/task.h"
+
+namespace keel::async {
+
+// What an operation on a buffer gives back: the bytes moved (or the error)
+// and the buffer, whatever happened. `auto [n, buf] = co_await ...`.
+template <class B>
+struct IoResult {
+  std::expected<std::size_t, std::error_code> result;
+  B buffer;
+};
+
+// recv_from: also who sent the datagram.
+struct RecvFromResult {
+  std::expected<std::size_t, std::error_code> result;
+  Buffer buffer;
+  SocketAddr from;
+};
+
+class TcpStream;
+class File;
+
+namespace internal {
+
+inline std::error_code errno_code(int error) noexcept { return {error, std::system_category()}; }
+
+template <class B>
+struct FinishBufferOp {
+  using Result = IoResult<B>;
+  static Result finish(IoDriver&, OpInput& in, std::int32_t rc) {
+    Result r{std::size_t{0}, {}};
+    if (rc < 0) r.result = std::unexpected(errno_code(-rc));
+    else r.result = static_cast<std::size_t>(rc);
+    if constexpr (std::is_same_v<B, Buffer>) r.buffer = std::move(in.buffer);
+    else r.buffer = std::move(in.bytes);
+    return r;
+  }
+};
+
+struct FinishRecvFrom {
+  using Result = RecvFromResult;
+  static Result finish(IoDriver&, OpInput& in, std::int32_t rc) {
+    RecvFromResult r{std::size_t{0}, std::move(in.buffer), SocketAddr()};
+    if (rc < 0) {
+      r.result = std::unexpected(errno_code(-rc));
+    } else {
+      r.result = static_cast<std::size_t>(rc);
+      r.from = in.addr;
+    }
+    return r;
+  }
+};
+
+struct FinishAccept {
+  using Result = std::expected<TcpStream, std::error_code>;
+  static Result finish(IoDriver& driver, OpInput& in, std::int32_t rc);
+};
+struct FinishConnect {
+  using Result = std::expected<TcpStream, std::error_code>;
+  static Result finish(IoDriver& driver, OpInput& in, std::int32_t rc);
+};
+struct FinishOpen {
+  using Result = std::expected<File, std::error_code>;
+  static Result finish(IoDriver& driver, OpInput& in, std::int32_t rc);
+};
+struct FinishFsync {
+  using Result = std::expected<void, std::error_code>;
+  static Result finish(IoDriver&, OpInput&, std::int32_t rc) {
+    if (rc < 0) return std::unexpected(errno_code(-rc));
+    return {};
+  }
+};
+
+// Owns one IoSource reference (the fd with it).
+class SourceHandle {
+ public:
+  SourceHandle() noexcept = default;
+  explicit SourceHandle(IoSource* source) noexcept : source_(source) {}
+  SourceHandle(SourceHandle&& other) noexcept : source_(std::exchange(other.source_, nullptr)) {}
+  SourceHandle& operator=(SourceHandle&& other) noexcept {
+    if (this != &other) {
+      IoDriver::close_source(source_);
+      source_ = std::exchange(other.source_, nullptr);
+    }
+    return *this;
+  }
+  ~SourceHandle() { IoDriver::close_source(source_); }
+
+  IoSource* get() const noexcept { return source_; }
+  int fd() const noexcept { return source_ != nullptr ? source_->fd : -1; }
+  // The driver to run operations on: the source's (an object is used by
+  // the runtime that made it), or std::logic_error once that runtime is gone.
+  IoDriver& driver(const char* operation) const;
+  explicit operator bool() const noexcept { return source_ != nullptr; }
+
+ private:
+  IoSource* source_ = nullptr;
+};
+
+}  // namespace internal
+
+using BufferOp = internal::IoOp<internal::FinishBufferOp<Buffer>>;
+using BytesOp = internal::IoOp<internal::FinishBufferOp<Bytes>>;
+using RecvFromOp = internal::IoOp<internal::FinishRecvFrom>;
+using AcceptOp = internal::IoOp<internal::FinishAccept>;
+using ConnectOp = internal::IoOp<internal::FinishConnect>;
+using OpenOp = internal::IoOp<internal::FinishOpen>;
+using FsyncOp = internal::IoOp<internal::FinishFsync>;
+
+// A connected TCP stream. Move-only; the destructor closes it (and cancels
+// its operations still in the kernel).
+class TcpStream {
+ public:
+  TcpStream() noexcept = default;
+
+  // co_await: the connected stream, or the error (ECONNREFUSED, ...).
+  // `address` as SocketAddr::parse takes it; an unparsable one is EINVAL.
+  static Task<std::expected<TcpStream, std::error_code>> connect(std::string_view address);
+  static ConnectOp connect(const SocketAddr& address);
+
+  // Reads into the buffer's spare capacity (after its initialized bytes)
+  // and gives the buffer back: 0 bytes is the end of the stream. A buffer
+  // with no spare capacity fails with ENOBUFS.
+  BufferOp recv(Buffer buffer);
+  // One send: it may move fewer bytes than the buffer has (reported).
+  BufferOp send(Buffer buffer);
+  BytesOp send(Bytes bytes);
+  // Sends every byte, in as many sends as it takes; the count is all of
+  // them, or the error of the send that failed (the bytes sent before it
+  // are gone to the peer).
+  Task<IoResult<Buffer>> send_all(Buffer buffer);
+  Task<IoResult<Bytes>> send_all(Bytes bytes);
+
+  // shutdown(2): SHUT_WR ends the peer's reads; now, without a wait.
+  std::error_code shutdown(int how = SHUT_WR) noexcept;
+  // TCP_NODELAY (Keel sets it on every stream it makes).
+  std::error_code set_nodelay(bool on) noexcept;
+
+  SocketAddr local_addr() const;
+  SocketAddr peer_addr() const;
+  int fd() const noexcept { return source_.fd(); }
+  bool is_open() const noexcept { return static_cast<bool>(source_); }
+
+ private:
+  friend struct internal::FinishAccept;
+  friend struct internal::FinishConnect;
+  explicit TcpStream(internal::SourceHandle source) noexcept : source_(std::move(source)) {}
+  BufferOp send_from(Buffer buffer, std::size_t offset);
+
+  internal::SourceHandle source_;
+};
+
+// A listening TCP socket.
+class TcpListener {
+ public:
+  TcpListener() noexcept = default;
+  // socket + SO_REUSEADDR + bind + listen, now. "127.0.0.1:0" picks a free
+  // port (local_addr() says which). Needs the thread's runtime.
+  static std::expected<TcpListener, std::error_code> bind(std::string_view address, int backlog = 1024);
+  static std::expected<TcpListener, std::error_code> bind(const SocketAddr& address, int backlog = 1024);
+
+  // co_await: the next connection. EMFILE/ENFILE when out of fds: the
+  // listener stays usable, and accepts again once fds are free.
+  AcceptOp accept();
+
+  SocketAddr local_addr() const;
+  int fd() const noexcept { return source_.fd(); }
+
+ private:
+  explicit TcpListener(internal::SourceHandle source) noexcept : source_(std::move(source)) {}
+  internal::SourceHandle source_;
+};
+
+// A UDP socket.
+class UdpSocket {
+ public:
+  UdpSocket() noexcept = default;
+  static std::expected<UdpSocket, std::error_code> bind(std::string_view address);
+  static std::expected<UdpSocket, std::error_code> bind(const SocketAddr& address);
+
+  // One datagram into the buffer's spare capacity (a longer one is cut).
+  RecvFromOp recv_from(Buffer buffer);
+  BufferOp send_to(Buffer buffer, const SocketAddr& to);
+  BytesOp send_to(Bytes bytes, const SocketAddr& to);
+
+  SocketAddr local_addr() const;
+  int fd() const noexcept { return source_.fd(); }
+
+ private:
+  explicit UdpSocket(internal::SourceHandle source) noexcept : source_(std::move(source)) {}
+  internal::SourceHandle source_;
+};
+
+// A file, read and written at offsets.
+class File {
+ public:
+  File() noexcept = default;
+  // co_await: the file opened for reading, or the error (ENOENT, ...).
+  static OpenOp open(std::string path);
+  // co_await: the file created (or truncated) for writing, mode 0644.
+  static OpenOp create(std::string path);
+
+  // Reads into the buffer's spare capacity from `offset`; 0 bytes: end of file.
+  BufferOp read_at(Buffer buffer, std::uint64_t offset);
+  // One write; it may be short (reported).
+  BufferOp write_at(Buffer buffer, std::uint64_t offset);
+  BytesOp write_at(Bytes bytes, std::uint64_t offset);
+  FsyncOp fsync();
+
+  int fd() const noexcept { return source_.fd(); }
+  bool is_open() const noexcept { return static_cast<bool>(source_); }
+
+ private:
+  friend struct internal::FinishOpen;
+  explicit File(internal::SourceHandle source) noexcept : source_(std::move(source)) {}
+  internal::SourceHandle source_;
+};
+
+}  // namespace keel::async

@@ -1,0 +1,79 @@
+// UringOperations: the door through which keel::async's completion-based
+// IO uses a Uring's ring — submission entries for its operations, the sink
+// their completions go to, and a reap that collects only those.
+//
+// The Uring keeps owning the ring and the wait; operations ride along: an
+// entry filled here is submitted by the next poll, and each completion
+// whose user_data is of CompletionKind::kOperation is handed to the sink
+// during dispatch instead of to a watch handler.
+//
+//   internal::UringOperations ops(uring);
+//   ops.set_sink(&Driver::complete, &driver);
+//   if (io_uring_sqe* sqe = ops.sqe()) io_uring_prep_recv(sqe, fd, p, n, 0);
+//
+// Not for user code, and only on the loop thread.
+#pragma once
+
+#include <liburing.h>
+
+#include <chrono>
+#include <cstdint>
+
+#include "rt/internal/poll_backend.h"
+#include "rt/internal/ring.h"
+#include "rt/uring.h"
+
+namespace keel::internal {
+
+class UringOperations {
+ public:
+  using Sink = void (*)(void* context, const Completion& completion);
+
+  explicit UringOperations(Uring& uring) noexcept
+      : uring_(&uring),
+        ring_(uring.backend_kind_ == Backend::IoUring ? static_cast<RingBackend*>(uring.backend_.get()) : nullptr) {}
+
+  // False on the epoll backend: operations then run as readiness plus
+  // non-blocking system calls.
+  bool completion_based() const noexcept { return ring_ != nullptr; }
+
+  // An entry to fill, submitted by the next poll; nullptr when the SQ is
+  // full and cannot be submitted, or on epoll.
+  io_uring_sqe* sqe() { return ring_ != nullptr ? ring_->operation_sqe(uring_->ready_) : nullptr; }
+
+  // The raw ring for registrations; only when completion_based().
+  io_uring& ring() noexcept { return ring_->raw(); }
+
+  // Where kOperation completions go; nullptr stops them (they are dropped).
+  void set_sink(Sink sink, void* context) noexcept {
+    uring_->operation_sink_ = sink;
+    uring_->operation_sink_context_ = context;
+  }
+
+  // Submits what is queued, waits up to `timeout` for completions and hands
+  // those of operations to the sink at once; other completions stay queued
+  // for the Uring's next poll, which runs them first. For a runtime that
+  // must see its operations end before it goes. Returns how many went to
+  // the sink; a kernel failure is returned as a negative errno.
+  int reap(std::chrono::nanoseconds timeout) {
+    Uring& u = *uring_;
+    const std::size_t first = u.cursor_;
+    if (const BackendFailure failure = u.backend_->wait(u.ready_, timeout)) return -failure.error;
+    int delivered = 0;
+    for (std::size_t i = first; i < u.ready_.size(); ++i) {
+      Completion& c = u.ready_[i];
+      if (user_data_kind(c.user_data) != CompletionKind::kOperation) continue;
+      const Completion copy = c;
+      c.user_data = kIgnoredUserData;  // delivered: the poll skips it
+      if (u.operation_sink_ != nullptr) u.operation_sink_(u.operation_sink_context_, copy);
+      ++delivered;
+    }
+    return delivered;
+  }
+
+ private:
+  Uring* uring_;
+  RingBackend* ring_;
+};
+
+}  // namespace keel::internal
