@@ -4,6 +4,7 @@
 // nothing the kernel may still write.
 #include <gtest/gtest.h>
 #include <dirent.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -54,12 +55,35 @@ std::size_t open_fds() {
   return n;
 }
 
-// Deterministic bytes: position i of a stream holds pattern_at(i).
-char pattern_at(std::size_t i) { return static_cast<char>('a' + (i * 7 + i / 251) % 26); }
+// Deterministic bytes: position i of a stream holds pattern_table()[i % kPeriod]. The
+// period is prime, so no chunk size lines up with it.
+constexpr std::size_t kPeriod = 65521;
+const std::string& pattern_table() {
+  static const std::string table = [] {
+    std::string t(2 * kPeriod, '\0');
+    for (std::size_t i = 0; i < t.size(); ++i) t[i] = static_cast<char>('a' + (i % kPeriod * 7 + i % kPeriod / 251) % 26);
+    return t;
+  }();
+  return table;
+}
 std::string pattern(std::size_t from, std::size_t n) {
-  std::string s(n, '\0');
-  for (std::size_t i = 0; i < n; ++i) s[i] = pattern_at(from + i);
+  std::string s;
+  s.reserve(n);
+  while (s.size() < n) {
+    const std::size_t at = (from + s.size()) % kPeriod;
+    s.append(pattern_table(), at, std::min(n - s.size(), kPeriod));
+  }
   return s;
+}
+// Whether `got` is the pattern from position `from`.
+bool matches_pattern(std::string_view got, std::size_t from) {
+  for (std::size_t done = 0; done < got.size();) {
+    const std::size_t at = (from + done) % kPeriod;
+    const std::size_t n = std::min(got.size() - done, kPeriod);
+    if (got.substr(done, n) != std::string_view(pattern_table()).substr(at, n)) return false;
+    done += n;
+  }
+  return true;
 }
 
 class Io : public ::testing::TestWithParam<keel::Backend> {
@@ -216,7 +240,7 @@ TEST_P(Io, TimeoutOfRecvInALoopReadsTheStreamExactly) {
       auto& [n, b] = *r;
       if (!n || *n == 0) break;
       const std::string_view v = b.view();
-      for (std::size_t i = 0; i < v.size(); ++i) mismatches += v[i] != pattern_at(received + i);
+      mismatches += matches_pattern(v, received) ? 0 : 1;
       received += v.size();
     }
     co_await writer;
@@ -310,6 +334,108 @@ TEST_P(Io, UdpDatagramsCarryTheirSender) {
     EXPECT_EQ(r.buffer.view(), "ping");
     EXPECT_EQ(r.from, a.local_addr());
   }());
+}
+
+// Echoes one connection with one reused buffer until the peer closes.
+Task<void> echo(TcpStream s) {
+  Buffer buffer(16 * 1024);
+  for (;;) {
+    auto [n, b] = co_await s.recv(std::move(buffer));
+    if (!n || *n == 0) co_return;
+    auto [m, back] = co_await s.send_all(std::move(b));
+    if (!m) co_return;
+    buffer = std::move(back);
+    buffer.clear();
+  }
+}
+
+Task<void> serve(TcpListener& listener, int connections) {
+  for (int i = 0; i < connections; ++i) {
+    auto s = co_await listener.accept();
+    if (!s) co_return;
+    keel::async::spawn(echo(std::move(*s))).detach();
+  }
+}
+
+// Sends `total` pattern bytes (from a writer task) and checks what comes back.
+Task<bool> exchange(std::string at, std::size_t total, std::size_t seed) {
+  auto c = co_await TcpStream::connect(at);
+  if (!c) co_return false;
+  TcpStream& s = *c;
+  auto writer = keel::async::spawn([](TcpStream& s, std::size_t total, std::size_t seed) -> Task<bool> {
+    constexpr std::size_t kChunk = 32 * 1024;
+    for (std::size_t off = 0; off < total; off += kChunk) {
+      auto [n, _] = co_await s.send_all(Buffer::copy_of(pattern(seed + off, std::min(kChunk, total - off))));
+      if (!n) co_return false;
+    }
+    co_return true;
+  }(s, total, seed));
+  std::size_t got = 0;
+  bool same = true;
+  Buffer buffer(64 * 1024);
+  while (got < total) {
+    auto [n, b] = co_await s.recv(std::move(buffer));
+    if (!n || *n == 0) break;
+    const std::string_view v = b.view();
+    same &= matches_pattern(v, seed + got);
+    got += v.size();
+    buffer = std::move(b);
+    buffer.clear();
+  }
+  const bool wrote = co_await writer;
+  co_return wrote && same && got == total;
+}
+
+TEST_P(Io, AThousandConcurrentEchoConnectionsOfOneMiBEach) {
+  rlimit fds{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &fds), 0);
+  if (fds.rlim_cur < 4096 && fds.rlim_max > fds.rlim_cur) {
+    fds.rlim_cur = std::min<rlim_t>(fds.rlim_max, 4096);
+    ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &fds), 0);
+  }
+  constexpr int kConnections = 1000;
+  constexpr std::size_t kBytes = std::size_t{1} << 20;
+  const int ok = rt().block_on([]() -> Task<int> {
+    TcpListener listener = TcpListener::bind("127.0.0.1:0", 4096).value();
+    const std::string at = "127.0.0.1:" + std::to_string(listener.local_addr().port());
+    auto server = keel::async::spawn(serve(listener, kConnections));
+    std::vector<keel::async::JoinHandle<bool>> clients;
+    for (int i = 0; i < kConnections; ++i) {
+      clients.push_back(keel::async::spawn(exchange(at, kBytes, static_cast<std::size_t>(i) * 977)));
+    }
+    int ok = 0;
+    for (auto& c : clients) ok += co_await c ? 1 : 0;
+    co_await server;
+    co_return ok;
+  }());
+  EXPECT_EQ(ok, kConnections);
+}
+
+// Out of fds, accept fails with EMFILE for the task that asked; the
+// listener accepts again once fds are free.
+TEST_P(Io, AcceptOutOfFdsRecoversOnceFdsAreFree) {
+  rlimit saved{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &saved), 0);
+  rt().block_on([](rlimit saved) -> Task<void> {
+    TcpListener listener = TcpListener::bind("127.0.0.1:0").value();
+    const std::string at = "127.0.0.1:" + std::to_string(listener.local_addr().port());
+    auto first = co_await TcpStream::connect(at);
+    CO_ASSERT_TRUE(first.has_value());
+    // No fd left for the accepted socket.
+    rlimit tight = saved;
+    tight.rlim_cur = static_cast<rlim_t>(open_fds()) - 1;  // readdir's own fd counted
+    CO_ASSERT_TRUE(::setrlimit(RLIMIT_NOFILE, &tight) == 0);
+    std::vector<int> hogs;
+    for (int fd; (fd = ::dup(0)) >= 0;) hogs.push_back(fd);
+    auto refused = co_await listener.accept();
+    for (int fd : hogs) ::close(fd);
+    ::setrlimit(RLIMIT_NOFILE, &saved);
+    CO_ASSERT_TRUE(!refused);
+    EXPECT_TRUE(refused.error() == std::errc::too_many_files_open) << refused.error().message();
+    auto accepted = co_await listener.accept();  // the same connection, still queued
+    EXPECT_TRUE(accepted.has_value());
+  }(saved));
+  ::setrlimit(RLIMIT_NOFILE, &saved);
 }
 
 TEST(SocketAddr, ParsesAndPrints) {
