@@ -215,6 +215,15 @@ Task<IoResult<Bytes>> TcpStream::send_all(Bytes bytes) {
   co_return IoResult<Bytes>{total, std::move(bytes)};
 }
 
+BytesOp TcpStream::send_zc(Bytes bytes) {
+  internal::IoDriver& driver = source_.driver("TcpStream::send_zc()");
+  OpInput in;
+  in.kind = driver.send_zc_supported() ? OpKind::kSendZc : OpKind::kSendBytes;
+  in.source = source_.get();
+  in.bytes = std::move(bytes);
+  return BytesOp(driver, std::move(in));
+}
+
 std::error_code TcpStream::shutdown(int how) noexcept {
   if (::shutdown(fd(), how) != 0) return internal::errno_code(errno);
   return {};
@@ -258,6 +267,55 @@ AcceptOp TcpListener::accept() {
 }
 
 SocketAddr TcpListener::local_addr() const { return internal::name_of(fd(), false); }
+
+AcceptStream TcpListener::incoming(std::size_t quota) {
+  return AcceptStream(*this, source_.driver("TcpListener::incoming()"), quota);
+}
+
+// --- AcceptStream --------------------------------------------------------------
+
+AcceptStream::AcceptStream(TcpListener& listener, internal::IoDriver& driver, std::size_t quota)
+    : listener_(&listener), driver_(&driver) {
+  if (!driver.completion_based()) return;
+  slot_ = driver.acquire();
+  if (slot_ == nullptr) return;  // no slot free: next() accepts one at a time
+  slot_->kind = OpKind::kAcceptMulti;
+  slot_->state = internal::OpState::kIdle;
+  slot_->quota = static_cast<std::uint32_t>(std::max<std::size_t>(quota, 1));
+  slot_->source = listener.source_.get();
+  ++slot_->source->refs;
+}
+
+AcceptStream::~AcceptStream() {
+  if (slot_ != nullptr) driver_->drop_multishot(slot_);
+}
+
+namespace {
+
+// co_await: the multishot slot has a result queued (or has stopped).
+struct NextQueued {
+  internal::OpSlot* slot;
+  bool await_ready() const noexcept { return !slot->items.empty(); }
+  void await_suspend(std::coroutine_handle<> h) { slot->waiter = Waker::for_current_task(h, "AcceptStream::next()"); }
+  void await_resume() const noexcept {}
+};
+
+}  // namespace
+
+Task<std::expected<TcpStream, std::error_code>> AcceptStream::next() {
+  if (slot_ == nullptr) co_return co_await listener_->accept();
+  internal::OpSlot* slot = slot_;
+  while (slot->items.empty()) {
+    if (!driver_->arm(slot)) co_return std::unexpected(internal::errno_code(EBUSY));
+    co_await NextQueued{slot};
+  }
+  const std::int32_t rc = slot->items.front().result;
+  slot->items.pop_front();
+  // Taking one may bring the queue under its quota: accept again.
+  if (!driver_->arm(slot)) co_return std::unexpected(internal::errno_code(EBUSY));
+  OpInput none;
+  co_return internal::FinishAccept::finish(*driver_, none, rc);
+}
 
 // --- UdpSocket -----------------------------------------------------------------
 

@@ -169,6 +169,11 @@ class TcpStream {
   // One send: it may move fewer bytes than the buffer has (reported).
   BufferOp send(Buffer buffer);
   BytesOp send(Bytes bytes);
+  // As send(Bytes), without copying the bytes into the kernel where it
+  // offers zero-copy send (IORING_OP_SEND_ZC); elsewhere a plain send. The
+  // bytes stay referenced until the kernel's notification that it no
+  // longer reads them, which may come after this operation's result.
+  BytesOp send_zc(Bytes bytes);
   // Sends every byte, in as many sends as it takes; the count is all of
   // them, or the error of the send that failed (the bytes sent before it
   // are gone to the peer).
@@ -194,6 +199,38 @@ class TcpStream {
   internal::SourceHandle source_;
 };
 
+class TcpListener;
+
+// The connections a listener accepts, as a stream: on io_uring one
+// multishot accept serves them all (armed while fewer than `quota`
+// accepted connections wait to be taken; stopped at the quota, armed again
+// as they are taken), on epoll one accept per next(). A connection the
+// kernel accepted is never lost: it waits here until next() takes it, and
+// is closed if the stream goes first.
+//
+//   auto incoming = listener.incoming();
+//   while (auto s = co_await incoming.next()) keel::async::spawn(serve(std::move(*s))).detach();
+class AcceptStream {
+ public:
+  AcceptStream(AcceptStream&& other) noexcept
+      : listener_(other.listener_), driver_(other.driver_), slot_(std::exchange(other.slot_, nullptr)) {}
+  AcceptStream& operator=(AcceptStream&&) = delete;
+  AcceptStream(const AcceptStream&) = delete;
+  ~AcceptStream();
+
+  // The next connection, or the error the kernel gave (EMFILE when out of
+  // fds: later calls accept again once fds are free).
+  Task<std::expected<TcpStream, std::error_code>> next();
+
+ private:
+  friend class TcpListener;
+  AcceptStream(TcpListener& listener, internal::IoDriver& driver, std::size_t quota);
+
+  TcpListener* listener_;
+  internal::IoDriver* driver_;
+  internal::OpSlot* slot_ = nullptr;  // io_uring: the multishot accept's
+};
+
 // A listening TCP socket.
 class TcpListener {
  public:
@@ -206,11 +243,15 @@ class TcpListener {
   // co_await: the next connection. EMFILE/ENFILE when out of fds: the
   // listener stays usable, and accepts again once fds are free.
   AcceptOp accept();
+  // Connections as a stream (multishot on io_uring); see AcceptStream.
+  // The listener must outlive the stream.
+  AcceptStream incoming(std::size_t quota = 64);
 
   SocketAddr local_addr() const;
   int fd() const noexcept { return source_.fd(); }
 
  private:
+  friend class AcceptStream;
   explicit TcpListener(internal::SourceHandle source) noexcept : source_(std::move(source)) {}
   internal::SourceHandle source_;
 };

@@ -56,6 +56,12 @@ void SlotList::remove(OpSlot* s) noexcept {
 IoDriver::IoDriver(Uring& uring, std::size_t max_operations)
     : uring_(&uring), ops_(uring), max_operations_(std::max<std::size_t>(max_operations, 1)) {
   ops_.set_sink(&IoDriver::on_completion, this);
+  if (completion_based()) {
+    if (io_uring_probe* probe = io_uring_get_probe_ring(&ops_.ring())) {
+      send_zc_ = io_uring_opcode_supported(probe, IORING_OP_SEND_ZC) != 0;
+      io_uring_free_probe(probe);
+    }
+  }
 }
 
 IoDriver::~IoDriver() {
@@ -169,6 +175,12 @@ void IoDriver::release(OpSlot* slot) noexcept {
   slot->bytes = keel::Bytes();
   slot->path.clear();
   slot->connect_started = false;
+  slot->in_kernel = slot->notification_pending = slot->owner_gone = false;
+  slot->quota = 0;
+  while (!slot->items.empty()) {
+    settle_item(slot->items.front().result, slot->kind);
+    slot->items.pop_front();
+  }
   slot->waiter = Waker();
   slot->state = OpState::kFree;
   ++slot->generation;
@@ -323,9 +335,19 @@ bool IoDriver::submit(OpSlot* slot) {
     case OpKind::kOpen:
       io_uring_prep_openat(sqe, AT_FDCWD, slot->path.c_str(), slot->open_flags, slot->open_mode);
       break;
+    case OpKind::kSendZc: {
+      const std::string_view v = slot->bytes.view().substr(slot->offset);
+      io_uring_prep_send_zc(sqe, fd, v.data(), v.size(), MSG_NOSIGNAL, 0);
+      break;
+    }
+    case OpKind::kAcceptMulti:
+      // Peers' addresses are not asked for: one slot serves many accepts.
+      io_uring_prep_multishot_accept(sqe, fd, nullptr, nullptr, SOCK_CLOEXEC);
+      break;
   }
   io_uring_sqe_set_data64(sqe, user_data(slot));
   slot->state = OpState::kInFlight;
+  slot->in_kernel = true;
   ++in_kernel_;
   if (slot->source != nullptr) slot->source->in_flight.push_back(slot);
   return true;
@@ -340,7 +362,71 @@ void IoDriver::submit_cancel(OpSlot* slot) noexcept {
   io_uring_sqe_set_data64(sqe, kIgnoredUserData);
 }
 
+void IoDriver::finish(OpSlot* slot) noexcept {
+  if (slot->notification_pending) {
+    slot->owner_gone = true;  // released when the notification comes
+    return;
+  }
+  release(slot);
+}
+
+keel::Bytes IoDriver::take_bytes(OpSlot* slot) noexcept {
+  if (slot->notification_pending) return slot->bytes;  // a reference: the slot keeps its own
+  return std::move(slot->bytes);
+}
+
+void IoDriver::settle_item(std::int32_t result, OpKind kind) noexcept {
+  if (kind == OpKind::kAcceptMulti && result >= 0) ::close(result);
+}
+
+bool IoDriver::arm(OpSlot* slot) {
+  if (slot->in_kernel || slot->items.size() >= slot->quota) return true;
+  return submit(slot);
+}
+
+void IoDriver::complete_multishot(OpSlot* slot, const keel::internal::Completion& completion) noexcept {
+  const bool more = (completion.flags & keel::internal::kCompletionMore) != 0;
+  if (slot->owner_gone) {
+    settle_item(completion.result, slot->kind);
+  } else if (completion.result != -ECANCELED) {
+    slot->items.push_back(MultishotItem{completion.result, keel::Buffer()});
+    // At the quota: stopped until its owner takes some (backpressure).
+    if (more && slot->items.size() >= slot->quota && slot->state != OpState::kOrphaned) {
+      slot->state = OpState::kOrphaned;  // a cancel is on its way; not re-armed by it
+      submit_cancel(slot);
+    }
+  }
+  if (!more) {
+    slot->in_kernel = false;
+    --in_kernel_;
+    if (slot->source != nullptr) slot->source->in_flight.remove(slot);
+    if (slot->owner_gone) {
+      release(slot);
+      return;
+    }
+    slot->state = OpState::kIdle;
+  }
+  slot->waiter.wake();
+}
+
+void IoDriver::drop_multishot(OpSlot* slot) noexcept {
+  while (!slot->items.empty()) {
+    settle_item(slot->items.front().result, slot->kind);
+    slot->items.pop_front();
+  }
+  if (!slot->in_kernel) {
+    release(slot);
+    return;
+  }
+  slot->owner_gone = true;
+  submit_cancel(slot);
+}
+
 void IoDriver::abandon(OpSlot* slot) noexcept {
+  if (slot->notification_pending) {
+    slot->owner_gone = true;  // a send_zc whose result came: the bytes stay until the notification
+    return;
+  }
   switch (slot->state) {
     case OpState::kInFlight:
       slot->state = OpState::kOrphaned;
@@ -358,6 +444,7 @@ void IoDriver::abandon(OpSlot* slot) noexcept {
       settle_orphan(slot);
       return;
     case OpState::kOrphaned:
+    case OpState::kIdle:
     case OpState::kFree:
       return;
   }
@@ -369,7 +456,37 @@ void IoDriver::on_completion(void* self, const keel::internal::Completion& compl
   if (index >= driver->made_) return;
   OpSlot* slot = driver->slot_at(index);
   if (slot->generation != keel::internal::user_data_generation(completion.user_data)) return;
+  if (!slot->in_kernel) return;
+  if (slot->kind == OpKind::kAcceptMulti) {
+    driver->complete_multishot(slot, completion);
+    return;
+  }
+  if (slot->kind == OpKind::kSendZc) {
+    if ((completion.cqe_flags & IORING_CQE_F_NOTIF) != 0) {
+      // The kernel is done reading the bytes.
+      slot->notification_pending = false;
+      slot->in_kernel = false;
+      --driver->in_kernel_;
+      if (slot->owner_gone) driver->release(slot);
+      return;
+    }
+    if ((completion.cqe_flags & IORING_CQE_F_MORE) != 0) {
+      // The send's result; the notification follows.
+      slot->notification_pending = true;
+      if (slot->source != nullptr) slot->source->in_flight.remove(slot);
+      const bool orphaned = slot->state == OpState::kOrphaned;
+      slot->result = completion.result;
+      slot->state = OpState::kDone;
+      if (orphaned) {
+        slot->owner_gone = true;
+      } else {
+        slot->waiter.wake();
+      }
+      return;
+    }
+  }
   if (slot->state != OpState::kInFlight && slot->state != OpState::kOrphaned) return;
+  slot->in_kernel = false;
   --driver->in_kernel_;
   if (slot->source != nullptr) slot->source->in_flight.remove(slot);
   const bool orphaned = slot->state == OpState::kOrphaned;
@@ -443,7 +560,12 @@ void IoDriver::shutdown() noexcept {
   for (const auto& chunk : chunks_) {
     for (std::size_t i = 0; i < kChunk; ++i) {
       OpSlot* slot = &chunk[i];
-      if (slot->state == OpState::kInFlight) abandon(slot);
+      if (slot->state == OpState::kInFlight && slot->kind != OpKind::kAcceptMulti) {
+        abandon(slot);
+      } else if (slot->in_kernel && !slot->notification_pending) {
+        slot->owner_gone = true;
+        submit_cancel(slot);
+      }
     }
   }
   // Until the last completion: the slots own memory the kernel may write.
@@ -506,8 +628,11 @@ std::int32_t IoDriver::perform(OpSlot* slot) noexcept {
       if (n > 0) slot->buffer.commit(static_cast<std::size_t>(n));
       return n;
     }
+    case OpKind::kAcceptMulti:
+      return -EINVAL;  // multishot runs only on io_uring
     case OpKind::kSend:
-    case OpKind::kSendBytes: {
+    case OpKind::kSendBytes:
+    case OpKind::kSendZc: {
       const std::string_view v =
           (slot->kind == OpKind::kSend ? slot->buffer.view() : slot->bytes.view()).substr(slot->offset);
       return rc(::send(fd, v.data(), v.size(), MSG_DONTWAIT | MSG_NOSIGNAL));

@@ -59,6 +59,8 @@ enum class OpKind : std::uint8_t {
   kWriteBytesAt,  // pwrite bytes at offset
   kFsync,
   kOpen,          // openat(AT_FDCWD, path, flags, mode); result: the fd
+  kSendZc,        // bytes, zero-copy: the kernel reads them until its notification
+  kAcceptMulti,   // multishot accept: results queue in `items`
 };
 
 enum class OpState : std::uint8_t {
@@ -67,6 +69,13 @@ enum class OpState : std::uint8_t {
   kInFlight,  // io_uring: submitted, its completion not yet come
   kDone,      // result set; the awaiter has not taken it yet
   kOrphaned,  // io_uring: its awaiter is gone, its final completion not yet come
+  kIdle,      // multishot: not in the kernel; armed again when its owner asks for more
+};
+
+// A result a multishot operation produced and its owner has not taken.
+struct MultishotItem {
+  std::int32_t result;  // an fd, bytes, or -errno
+  keel::Buffer buffer;
 };
 
 struct IoSource;
@@ -79,6 +88,11 @@ struct OpSlot {
   OpKind kind = OpKind::kRecv;
   OpState state = OpState::kFree;
   bool connect_started = false;  // epoll: connect(2) returned EINPROGRESS
+  bool in_kernel = false;        // the kernel has it (a final completion is owed)
+  bool notification_pending = false;  // send_zc: the kernel may still read `bytes`
+  bool owner_gone = false;       // multishot / send_zc: settled at the final completion
+  std::uint32_t quota = 0;       // multishot: items queued at most before it is stopped
+  std::deque<MultishotItem> items;  // multishot: produced, not yet taken
   std::int32_t result = 0;       // bytes, an fd, 0, or -errno
   Waker waiter;
   IoSource* source = nullptr;  // the fd's shared state (a reference); null for File::open
@@ -161,8 +175,21 @@ class IoDriver {
   // Starts the operation. True: pending (set slot->waiter and suspend);
   // false: done already, the result is in the slot.
   bool start(OpSlot* slot);
-  // The awaiter took the result: the slot is free again.
-  void finish(OpSlot* slot) noexcept { release(slot); }
+  // The awaiter took the result: the slot is free again (or, for a
+  // zero-copy send, once the kernel's notification comes).
+  void finish(OpSlot* slot) noexcept;
+  // What a finished operation gives back: the bytes themselves, or a
+  // reference to them while the kernel still reads them (send_zc).
+  static keel::Bytes take_bytes(OpSlot* slot) noexcept;
+
+  // Multishot: arms `slot` (kAcceptMulti) when it is idle and below its
+  // quota; false when no submission entry was free.
+  bool arm(OpSlot* slot);
+  // Multishot: its owner goes; queued results are settled (fds closed),
+  // and the slot is released now or at its final completion.
+  void drop_multishot(OpSlot* slot) noexcept;
+  // Whether the kernel offers zero-copy send here.
+  bool send_zc_supported() const noexcept { return send_zc_; }
   // The awaiter is going without the result (its task was destroyed).
   void abandon(OpSlot* slot) noexcept;
 
@@ -182,6 +209,8 @@ class IoDriver {
   static void on_completion(void* self, const keel::internal::Completion& completion);
   void complete(OpSlot* slot, std::int32_t result) noexcept;
   void settle_orphan(OpSlot* slot) noexcept;
+  void complete_multishot(OpSlot* slot, const keel::internal::Completion& completion) noexcept;
+  static void settle_item(std::int32_t result, OpKind kind) noexcept;
   void release(OpSlot* slot) noexcept;
   void release_source(IoSource* source) noexcept;
   bool submit(OpSlot* slot);
@@ -208,6 +237,7 @@ class IoDriver {
   std::size_t in_use_ = 0;
   std::size_t in_kernel_ = 0;
   IoSource* live_ = nullptr;  // sources not yet released
+  bool send_zc_ = false;
 };
 
 }  // namespace keel::async::internal

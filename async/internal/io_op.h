@@ -95,7 +95,7 @@ class [[nodiscard]] IoOp {
     if (slot_ == nullptr) return Finish::finish(*driver_, input_, -input_.error);
     OpSlot* slot = std::exchange(slot_, nullptr);
     input_.buffer = std::move(slot->buffer);
-    input_.bytes = std::move(slot->bytes);
+    input_.bytes = IoDriver::take_bytes(slot);
     if (slot->addr_len > 0) input_.addr = SocketAddr::from_native(reinterpret_cast<const sockaddr*>(&slot->addr), slot->addr_len);
     const std::int32_t rc = slot->result;
     driver_->finish(slot);
