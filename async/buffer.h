@@ -243,8 +243,10 @@ class Buffer {
 
  private:
   friend struct internal::BufferAccess;
-  // Adopts a block whose only owner is the caller (refs 1).
-  explicit Buffer(internal::BlockHeader* block) noexcept : block_(block) {}
+  // Adopts a block whose only owner is the caller (refs 1). The tag keeps
+  // Buffer(0) from meaning a null block.
+  struct Adopt {};
+  Buffer(Adopt, internal::BlockHeader* block) noexcept : block_(block) {}
 
   std::byte* data() const noexcept { return block_ == nullptr ? nullptr : block_->data; }
   void reset() noexcept {
@@ -277,7 +279,7 @@ struct BufferAccess {
   static const std::byte* data(const Bytes& bytes) noexcept { return bytes.data_; }
 
   // For BufferPool: a Buffer owning `block` (refs 1), and back.
-  static Buffer adopt(BlockHeader* block) noexcept { return Buffer(block); }
+  static Buffer adopt(BlockHeader* block) noexcept { return Buffer(Buffer::Adopt{}, block); }
   static const BlockHeader* block_of(const Buffer& buffer) noexcept { return buffer.block_; }
   static const BlockHeader* block_of(const Bytes& bytes) noexcept { return bytes.block_; }
 };
