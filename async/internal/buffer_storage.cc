@@ -178,6 +178,7 @@ void PoolStorage::settle_after_wake(BufferWaiter& w) noexcept {
 }
 
 void PoolStorage::close() noexcept {
+  assert(on_owner_thread());
   wake_slot_.disarm();
   armed_for_ = nullptr;
   while (BufferWaiter* w = waiters_head_) {
