@@ -57,7 +57,7 @@ TEST(BufferStorageThreads, BytesCopiesReadAndDroppedOnManyThreadsFreeTheirBlockO
     std::atomic<int> good{0};
     std::vector<std::thread> threads;
     for (int t = 0; t < kThreads; ++t) {
-      threads.emplace_back([&, copy = shared]() mutable {
+      threads.emplace_back([&start, &good, round, t, copy = shared]() mutable {
         start.arrive_and_wait();
         Bytes more = copy;  // counts raised and dropped while others drop theirs
         Bytes part = more.slice(static_cast<std::size_t>(t), 16);

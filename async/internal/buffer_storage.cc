@@ -170,8 +170,10 @@ void PoolStorage::unpark(BufferWaiter& w) noexcept {
 
 void PoolStorage::settle_after_wake(BufferWaiter& w) noexcept {
   assert(w.linked && waiters_head_ == &w);
-  // The pusher's block is on the stack, or an earlier drain served `w`
-  // already (it is first in line); either way `w` leaves with a block.
+  // The waking thread saw a block on the stack after the slot was armed
+  // for `w`, which is first in line: the block is still there, or a take
+  // since served `w` (it would not be linked). Either way `w` leaves with
+  // a block.
   take_returned();
   serve_waiters();
   assert(w.handed != nullptr);
@@ -221,7 +223,13 @@ void PoolStorage::give_back_from_another_thread(BlockHeader* block) noexcept {
   } while (!returned_.compare_exchange_weak(head, block, std::memory_order_release, std::memory_order_acquire));
   // SAFETY: the other half of the handshake in serve_waiters() and park().
   async::internal::full_fence();
-  wake_slot_.wake();
+  // Only while something is on the stack: the owner may have taken this
+  // block already (into a take that served the waiters of the time) and
+  // armed the slot since for a wait this block cannot serve. Read after
+  // the arming is seen (acquire), a non-empty stack is one the woken
+  // waiter — first in line until it is served — finds, or that a take
+  // serving it first finds.
+  wake_slot_.wake_if([this] { return returned_.load(std::memory_order_acquire) != nullptr; });
   drop_holds(1);
 }
 
