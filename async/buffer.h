@@ -118,9 +118,7 @@ class Bytes {
 
   // How many Bytes (copies and slices) share this storage; 0 when empty.
   // A snapshot when copies live on other threads.
-  std::size_t use_count() const noexcept {
-    return block_ == nullptr ? 0 : block_->refs.load(std::memory_order_relaxed);
-  }
+  std::size_t use_count() const noexcept { return internal::owners(block_); }
 
  private:
   friend class Buffer;

@@ -255,6 +255,10 @@ inline void retain(BlockHeader* block) noexcept {
   // decrement can reach zero before this increment.
   block->refs.fetch_add(1, std::memory_order_relaxed);
 }
+// How many owners a block has; a snapshot when some are on other threads.
+inline std::size_t owners(const BlockHeader* block) noexcept {
+  return block == nullptr ? 0 : block->refs.load(std::memory_order_relaxed);
+}
 // A Buffer lets go: it is the only owner, so no atomic read-modify-write.
 inline void release_exclusive(BlockHeader* block) noexcept {
   assert(block->refs.load(std::memory_order_relaxed) == 1);
