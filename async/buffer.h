@@ -1,28 +1,23 @@
-// Buffer and Bytes: owned memory for completion-based IO. A Buffer is a
+// Buffer and Bytes: owned memory for completion-based IO. A Buffer is one
 // fixed allocation that one owner fills; freezing it gives Bytes, an
-// immutable, reference-counted view that can be copied, sliced and sent
-// to other threads without copying the bytes.
+// immutable, reference-counted view that is copied, sliced and sent to
+// other threads without copying the bytes.
 //
 //   keel::Buffer buf(4096);                        // capacity 4096, size 0
 //   std::span<std::byte> room = buf.spare_capacity();
-//   buf.commit(fill(room));                        // the bytes written are now part of it
+//   buf.commit(fill(room));                        // the bytes written join the contents
 //   keel::Bytes msg = std::move(buf).freeze();     // no allocation: the block changes hands
 //   keel::Bytes header = msg.slice(0, 16);         // shares the block
 //
-// Why not std::vector<char>. io_uring reads into memory after the call
-// that submits the read returns, so the memory must belong to the
-// operation until it completes: an IO operation takes a Buffer by value
-// and gives it back with its result, on success and on error alike.
+// Why not std::vector<char>: io_uring reads into memory after the call
+// that submits the read returns, so an IO operation takes the Buffer by
+// value and gives it back with its result, on success and on error alike.
 // A Buffer never reallocates (its bytes stay where the kernel was told
-// they are) and never zero-fills (the kernel writes them). Its size — the
-// initialised prefix — grows only through a completed read, commit() or
-// append(), and nothing reads past it.
-//
-// Bytes is to Buffer what tokio's Bytes is to BytesMut: frozen, shared,
-// sliceable. Its count is atomic: Bytes may cross threads through a
-// channel. For fixed-size buffers reused without allocation, see
-// keel::BufferPool (async/buffer_pool.h); a pooled Buffer, and every Bytes
-// frozen or sliced from it, returns its slot when the last one goes.
+// they are) and never zero-fills (the kernel writes them); its size, the
+// initialised prefix, grows only by a completed read, commit() or append(),
+// and nothing reads past it. Bytes is to Buffer what tokio's Bytes is to
+// BytesMut; its count is atomic, so Bytes may cross threads. For buffers
+// reused without allocation, see keel::BufferPool (async/buffer_pool.h).
 //
 // Not for: growable strings (std::string), or memory shared for writing
 // (a Buffer has one owner, and Bytes cannot be written).

@@ -1,35 +1,26 @@
 // BufferPool: a fixed set of equal Buffers in one allocation, taken and
-// given back without allocating. A task that finds the pool empty waits
-// in `co_await pool.acquire()` until a buffer comes back — backpressure
-// on reads when the consumers fall behind, instead of memory that grows.
+// given back without allocating. A task that finds the pool empty waits in
+// `co_await pool.acquire()` until a buffer comes back: backpressure on
+// reads when consumers fall behind, instead of memory that grows.
 //
 //   keel::BufferPool pool(/*buffer_size=*/2048, /*count=*/64);
-//   keel::Buffer buf = co_await pool.acquire();      // waits while all 64 are out
-//   ... fill buf, std::move(buf).freeze(), send the Bytes to a worker ...
-//   // the slot comes back when the Buffer, or the last Bytes made from it, goes
+//   keel::Buffer buf = co_await pool.acquire();             // waits while all 64 are out
+//   keel::Bytes msg = std::move(buf).freeze();              // its slot returns with the last Bytes
 //   std::optional<keel::Buffer> now = pool.try_acquire();   // never waits
 //
-// A pooled Buffer is an ordinary keel::Buffer (async/buffer.h): capacity
-// buffer_size(), move-only, frozen into Bytes without allocation. Its slot
-// is reused only after every Buffer, Bytes and slice naming it is gone.
-// Waiting tasks are served first come, first served: a buffer given back
-// while tasks wait goes to the first of them, and try_acquire() finds
-// nothing until every waiter is served.
+// A pooled Buffer is an ordinary keel::Buffer (async/buffer.h); its slot is
+// reused only once every Buffer, Bytes and slice naming it is gone. Waiting
+// tasks are served first come, first served, ahead of try_acquire().
 //
-// Threads. The pool belongs to the thread that built it: acquire(),
-// try_acquire(), available() and the destructor run there (the first two
-// throw std::logic_error elsewhere). Its buffers and Bytes may go to any
-// thread; one given back on another thread is pushed onto a lock-free
-// stack that the pool's thread takes back when it runs out (a waiting task
-// is woken for it). Given back on the pool's thread, no atomic instruction.
+// Threads: the pool belongs to the thread that built it (acquire,
+// try_acquire, available and the destructor run there). Its buffers may go
+// anywhere; one given back on another thread goes onto a lock-free stack
+// that the pool's thread takes when it runs out, waking a waiting task.
+// Lifetime: the pool may go first; its storage lives until its last
+// buffer goes, and tasks still waiting resume with std::logic_error.
 //
-// Lifetime. The pool may go before its buffers: its storage lives until
-// the last buffer from it is gone, and tasks still waiting in acquire()
-// resume with std::logic_error.
-//
-// Not for: buffers of many sizes (use keel::Buffer(capacity), one
-// allocation each), or a pool shared by several threads' tasks (give each
-// thread its own).
+// Not for: buffers of many sizes (keel::Buffer(capacity), one allocation
+// each), or one pool for tasks of several threads (give each its own).
 #pragma once
 
 #include <coroutine>
@@ -120,9 +111,19 @@ class BufferPool {
       : storage_(internal::PoolStorage::create(buffer_size, count)) {}
   BufferPool(const BufferPool&) = delete;
   BufferPool& operator=(const BufferPool&) = delete;
+  // The pool (its buffers and waiting tasks with it) changes hands; the
+  // source is left empty: destroying or assigning it is all it allows.
+  BufferPool(BufferPool&& other) noexcept : storage_(std::exchange(other.storage_, nullptr)) {}
+  BufferPool& operator=(BufferPool&& other) noexcept {
+    if (this != &other) {
+      close();
+      storage_ = std::exchange(other.storage_, nullptr);
+    }
+    return *this;
+  }
   // On the pool's thread. Buffers still out keep the storage alive; tasks
   // waiting in acquire() resume with std::logic_error.
-  ~BufferPool() { storage_->close(); }
+  ~BufferPool() { close(); }
 
   // A free buffer (size 0), or nullopt when none is — also while tasks
   // wait in acquire(): they come first. Never waits, never allocates.
@@ -152,6 +153,10 @@ class BufferPool {
 
  private:
   friend struct internal::PoolAccess;
+  void close() noexcept {
+    if (storage_ != nullptr) std::exchange(storage_, nullptr)->close();
+  }
+
   internal::PoolStorage* storage_;
 };
 

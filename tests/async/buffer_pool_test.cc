@@ -134,6 +134,22 @@ TEST(BufferPool, TheSlotsLieInOnePageAlignedRegionAtAFixedStride) {
   EXPECT_FALSE(PoolAccess::index_of(pool, Bytes::copy_of("x")).has_value());
 }
 
+TEST(BufferPool, MovingThePoolKeepsItsBuffersAndWaitersWithIt) {
+  BufferPool first(64, 2);
+  Buffer out = *first.try_acquire();
+  BufferPool second = std::move(first);
+  EXPECT_EQ(second.available(), 1u);
+  out = Buffer();  // returns to the pool, now `second`
+  EXPECT_EQ(second.available(), 2u);
+  BufferPool third(32, 1);
+  Buffer from_third = *third.try_acquire();
+  third = std::move(second);  // the 32-byte pool goes; its buffer outlives it
+  EXPECT_EQ(third.size(), 2u);
+  EXPECT_EQ(third.buffer_size(), 64u);
+  from_third.append("still usable");
+  EXPECT_EQ(from_third.view(), "still usable");
+}
+
 // --- Slots come back with their last owner ------------------------------------------------------
 
 TEST(BufferPool, ASlotComesBackOnlyWhenTheLastBytesOrSliceGoes) {
