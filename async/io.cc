@@ -134,6 +134,18 @@ FinishOpen::Result FinishOpen::finish(IoDriver& driver, OpInput&, std::int32_t r
 using internal::OpInput;
 using internal::OpKind;
 
+namespace {
+
+// co_await: the multishot slot has a result queued (or has stopped).
+struct NextQueued {
+  internal::OpSlot* slot;
+  bool await_ready() const noexcept { return !slot->items.empty(); }
+  void await_suspend(std::coroutine_handle<> h) { slot->waiter = Waker::for_current_task(h, "a multishot stream's next()"); }
+  void await_resume() const noexcept {}
+};
+
+}  // namespace
+
 // --- TcpStream -----------------------------------------------------------------
 
 Task<std::expected<TcpStream, std::error_code>> TcpStream::connect(std::string_view address) {
@@ -238,6 +250,53 @@ std::error_code TcpStream::set_nodelay(bool on) noexcept {
 SocketAddr TcpStream::local_addr() const { return internal::name_of(fd(), false); }
 SocketAddr TcpStream::peer_addr() const { return internal::name_of(fd(), true); }
 
+// --- RecvStream ----------------------------------------------------------------
+
+RecvStream TcpStream::recv_stream(BufferPool& pool, std::size_t quota) {
+  return RecvStream(*this, pool, source_.driver("TcpStream::recv_stream()"), quota);
+}
+
+RecvStream::RecvStream(TcpStream& stream, BufferPool& pool, internal::IoDriver& driver, std::size_t quota)
+    : stream_(&stream), pool_(&pool), driver_(&driver), source_(stream.source_.get()) {
+  internal::IoDriver::ref(source_);
+  // Without a ring (epoll, or the kernel refused one) next() reads one buffer at a time.
+  if (driver.completion_based()) slot_ = driver.open_recv_multishot(source_, pool, quota);
+}
+
+RecvStream::~RecvStream() {
+  if (source_ == nullptr) return;
+  if (slot_ != nullptr && source_->driver != nullptr) driver_->drop_multishot(slot_);
+  internal::IoDriver::unref(source_);
+}
+
+Task<std::expected<Buffer, std::error_code>> RecvStream::next() {
+  if (source_->driver == nullptr) throw std::logic_error("keel: RecvStream::next() after its runtime was destroyed");
+  internal::OpSlot* slot = slot_;
+  if (slot == nullptr || !source_->leftovers.empty()) {
+    Buffer buffer = co_await pool_->acquire();
+    auto [n, b] = co_await stream_->recv(std::move(buffer));
+    if (!n) co_return std::unexpected(n.error());
+    co_return std::move(b);
+  }
+  while (slot->items.empty()) {
+    if (slot->finished) co_return Buffer();  // the end came already
+    if (driver_->top_up(slot) == 0) {
+      // Every buffer of the pool is out: wait for one to come back.
+      Buffer back = co_await pool_->acquire();
+      driver_->lend(slot, std::move(back));
+      continue;
+    }
+    if (!driver_->arm(slot)) co_return std::unexpected(internal::errno_code(EBUSY));
+    co_await NextQueued{slot};
+  }
+  internal::MultishotItem item = std::move(slot->items.front());
+  slot->items.pop_front();
+  if (item.result < 0) co_return std::unexpected(internal::errno_code(-item.result));
+  // Taking one may bring the queue under its quota: receive again.
+  if (!driver_->arm(slot)) co_return std::unexpected(internal::errno_code(EBUSY));
+  co_return std::move(item.buffer);
+}
+
 // --- TcpListener ---------------------------------------------------------------
 
 std::expected<TcpListener, std::error_code> TcpListener::bind(std::string_view address, int backlog) {
@@ -284,26 +343,21 @@ AcceptStream::AcceptStream(TcpListener& listener, internal::IoDriver& driver, st
   slot_->quota = static_cast<std::uint32_t>(std::max<std::size_t>(quota, 1));
   slot_->source = listener.source_.get();
   ++slot_->source->refs;
+  source_ = listener.source_.get();
+  internal::IoDriver::ref(source_);
 }
 
 AcceptStream::~AcceptStream() {
-  if (slot_ != nullptr) driver_->drop_multishot(slot_);
+  if (source_ == nullptr) return;
+  // The runtime may have gone first: then so did the slot.
+  if (slot_ != nullptr && source_->driver != nullptr) driver_->drop_multishot(slot_);
+  internal::IoDriver::unref(source_);
 }
 
-namespace {
-
-// co_await: the multishot slot has a result queued (or has stopped).
-struct NextQueued {
-  internal::OpSlot* slot;
-  bool await_ready() const noexcept { return !slot->items.empty(); }
-  void await_suspend(std::coroutine_handle<> h) { slot->waiter = Waker::for_current_task(h, "AcceptStream::next()"); }
-  void await_resume() const noexcept {}
-};
-
-}  // namespace
 
 Task<std::expected<TcpStream, std::error_code>> AcceptStream::next() {
   if (slot_ == nullptr) co_return co_await listener_->accept();
+  if (source_->driver == nullptr) throw std::logic_error("keel: AcceptStream::next() after its runtime was destroyed");
   internal::OpSlot* slot = slot_;
   while (slot->items.empty()) {
     if (!driver_->arm(slot)) co_return std::unexpected(internal::errno_code(EBUSY));

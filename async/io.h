@@ -39,6 +39,7 @@
 #include <utility>
 
 #include "async/buffer.h"
+#include "async/buffer_pool.h"
 #include "async/internal/io_driver.h"
 #include "async/internal/io_op.h"
 #include "async/socket_addr.h"
@@ -63,6 +64,8 @@ struct RecvFromResult {
 
 class TcpStream;
 class File;
+class RecvStream;
+class AcceptStream;
 
 namespace internal {
 
@@ -174,6 +177,9 @@ class TcpStream {
   // bytes stay referenced until the kernel's notification that it no
   // longer reads them, which may come after this operation's result.
   BytesOp send_zc(Bytes bytes);
+  // Received bytes as buffers from `pool` (multishot on io_uring); see
+  // RecvStream. The pool and this stream must outlive it.
+  RecvStream recv_stream(BufferPool& pool, std::size_t quota = 16);
   // Sends every byte, in as many sends as it takes; the count is all of
   // them, or the error of the send that failed (the bytes sent before it
   // are gone to the peer).
@@ -193,6 +199,7 @@ class TcpStream {
  private:
   friend struct internal::FinishAccept;
   friend struct internal::FinishConnect;
+  friend class RecvStream;
   explicit TcpStream(internal::SourceHandle source) noexcept : source_(std::move(source)) {}
   BufferOp send_from(Buffer buffer, std::size_t offset);
 
@@ -213,7 +220,10 @@ class TcpListener;
 class AcceptStream {
  public:
   AcceptStream(AcceptStream&& other) noexcept
-      : listener_(other.listener_), driver_(other.driver_), slot_(std::exchange(other.slot_, nullptr)) {}
+      : listener_(other.listener_),
+        driver_(other.driver_),
+        source_(std::exchange(other.source_, nullptr)),
+        slot_(std::exchange(other.slot_, nullptr)) {}
   AcceptStream& operator=(AcceptStream&&) = delete;
   AcceptStream(const AcceptStream&) = delete;
   ~AcceptStream();
@@ -228,7 +238,50 @@ class AcceptStream {
 
   TcpListener* listener_;
   internal::IoDriver* driver_;
-  internal::OpSlot* slot_ = nullptr;  // io_uring: the multishot accept's
+  internal::IoSource* source_ = nullptr;  // a reference: tells whether the runtime is still there
+  internal::OpSlot* slot_ = nullptr;      // io_uring: the multishot accept's
+};
+
+// Received bytes as a stream of buffers from a BufferPool: on io_uring one
+// multishot recv (IORING_OP_RECV with a provided-buffer ring the pool lends
+// buffers to) serves every read — no submission per read; on epoll one
+// recv per next(). At most `quota` filled buffers wait to be taken: past
+// it the multishot is stopped, and armed again as they are taken, so a
+// fast peer is held back by TCP instead of growing memory. When the pool
+// runs dry the kernel ends the multishot (ENOBUFS); next() waits for a
+// buffer to come back and arms it again — no error reaches the caller.
+//
+//   keel::BufferPool pool(16 * 1024, 64);
+//   auto rx = stream.recv_stream(pool);
+//   for (;;) { auto b = co_await rx.next(); if (!b || b->size() == 0) break; use(b->view()); }
+//
+// Bytes received for a stream that goes are kept for the next recv on the
+// TcpStream. The stream and the pool must outlive the RecvStream; do not
+// mix it with recv() on the same TcpStream while it runs.
+class RecvStream {
+ public:
+  RecvStream(RecvStream&& other) noexcept
+      : stream_(other.stream_),
+        pool_(other.pool_),
+        driver_(other.driver_),
+        source_(std::exchange(other.source_, nullptr)),
+        slot_(std::exchange(other.slot_, nullptr)) {}
+  RecvStream& operator=(RecvStream&&) = delete;
+  RecvStream(const RecvStream&) = delete;
+  ~RecvStream();
+
+  // A buffer of received bytes (size 0: end of stream), or the error.
+  Task<std::expected<Buffer, std::error_code>> next();
+
+ private:
+  friend class TcpStream;
+  RecvStream(TcpStream& stream, BufferPool& pool, internal::IoDriver& driver, std::size_t quota);
+
+  TcpStream* stream_;
+  BufferPool* pool_;
+  internal::IoDriver* driver_;
+  internal::IoSource* source_ = nullptr;
+  internal::OpSlot* slot_ = nullptr;  // io_uring: the multishot recv's
 };
 
 // A listening TCP socket.

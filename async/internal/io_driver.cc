@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <liburing.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -99,7 +100,7 @@ void IoDriver::close_source(IoSource* source) noexcept {
     // The runtime is gone, and with it every operation.
     if (source->fd >= 0) ::close(source->fd);
     source->fd = -1;
-    delete source;
+    unref(source);
     return;
   }
   if (source->watched) {
@@ -132,16 +133,16 @@ void IoDriver::close_source(IoSource* source) noexcept {
   }
   if (!closed_by_ring) ::close(source->fd);
   source->fd = -1;
-  driver->release_source(source);
+  unref(source);
 }
 
-void IoDriver::release_source(IoSource* source) noexcept {
+void IoDriver::unref(IoSource* source) noexcept {
   if (--source->refs != 0) return;
-  if (source->driver != nullptr) {
+  if (IoDriver* driver = source->driver) {
     if (source->prev_live != nullptr) {
       source->prev_live->next_live = source->next_live;
     } else {
-      live_ = source->next_live;
+      driver->live_ = source->next_live;
     }
     if (source->next_live != nullptr) source->next_live->prev_live = source->prev_live;
   }
@@ -177,10 +178,12 @@ void IoDriver::release(OpSlot* slot) noexcept {
   slot->connect_started = false;
   slot->in_kernel = slot->notification_pending = slot->owner_gone = false;
   slot->quota = 0;
+  slot->finished = false;
   while (!slot->items.empty()) {
-    settle_item(slot->items.front().result, slot->kind);
+    settle_item(slot, slot->items.front());
     slot->items.pop_front();
   }
+  if (slot->provided) close_ring(slot);
   slot->waiter = Waker();
   slot->state = OpState::kFree;
   ++slot->generation;
@@ -189,7 +192,7 @@ void IoDriver::release(OpSlot* slot) noexcept {
   slot->next = free_;
   free_ = slot;
   --in_use_;
-  if (source != nullptr) release_source(source);
+  if (source != nullptr) unref(source);
 }
 
 std::uint64_t IoDriver::user_data(const OpSlot* slot) const noexcept {
@@ -344,6 +347,11 @@ bool IoDriver::submit(OpSlot* slot) {
       // Peers' addresses are not asked for: one slot serves many accepts.
       io_uring_prep_multishot_accept(sqe, fd, nullptr, nullptr, SOCK_CLOEXEC);
       break;
+    case OpKind::kRecvMulti:
+      io_uring_prep_recv_multishot(sqe, fd, nullptr, 0, 0);
+      sqe->flags |= IOSQE_BUFFER_SELECT;
+      sqe->buf_group = slot->provided->group;
+      break;
   }
   io_uring_sqe_set_data64(sqe, user_data(slot));
   slot->state = OpState::kInFlight;
@@ -375,21 +383,129 @@ keel::Bytes IoDriver::take_bytes(OpSlot* slot) noexcept {
   return std::move(slot->bytes);
 }
 
-void IoDriver::settle_item(std::int32_t result, OpKind kind) noexcept {
-  if (kind == OpKind::kAcceptMulti && result >= 0) ::close(result);
+void IoDriver::settle_item(OpSlot* slot, MultishotItem& item) noexcept {
+  if (slot->kind == OpKind::kAcceptMulti && item.result >= 0) ::close(item.result);
+  // Received bytes nobody will take from this stream go to the next read
+  // on its fd.
+  IoSource* source = slot->source;
+  if (slot->kind == OpKind::kRecvMulti && item.result > 0 && source != nullptr && source->open) {
+    source->leftovers.push_back(Leftover{std::move(item.buffer), SocketAddr()});
+  }
 }
 
 bool IoDriver::arm(OpSlot* slot) {
-  if (slot->in_kernel || slot->items.size() >= slot->quota) return true;
+  if (slot->in_kernel || slot->finished || slot->items.size() >= slot->quota) return true;
+  if (slot->provided && slot->provided->free_ids.size() == slot->provided->entries) return true;  // nothing lent
   return submit(slot);
+}
+
+OpSlot* IoDriver::open_recv_multishot(IoSource* source, keel::BufferPool& pool, std::size_t quota) {
+  OpSlot* slot = acquire();
+  if (slot == nullptr) {
+    errno = ENOBUFS;
+    return nullptr;
+  }
+  auto ring = std::make_unique<ProvidedRing>();
+  ring->pool = &pool;
+  ring->entries = 1;
+  const std::size_t want = std::min<std::size_t>(std::max<std::size_t>(pool.size(), 1), 32768);
+  while (ring->entries < want) ring->entries *= 2;
+  ring->ring_bytes = ring->entries * sizeof(io_uring_buf);
+  void* memory = ::mmap(nullptr, ring->ring_bytes, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+  if (memory == MAP_FAILED) {
+    const int error = errno;
+    release(slot);
+    errno = error;
+    return nullptr;
+  }
+  ring->ring = static_cast<io_uring_buf_ring*>(memory);
+  // SAFETY: the ring's memory is shared with the kernel from registration
+  // until close_ring() unregisters it; we write only entries past the
+  // kernel's head (io_uring_buf_ring_add) and publish them with a release
+  // store of the tail (io_uring_buf_ring_advance).
+  io_uring_buf_ring_init(ring->ring);
+  if (!free_groups_.empty()) {
+    ring->group = free_groups_.back();
+    free_groups_.pop_back();
+  } else {
+    ring->group = next_group_++;
+  }
+  io_uring_buf_reg reg{};
+  reg.ring_addr = reinterpret_cast<std::uintptr_t>(ring->ring);
+  reg.ring_entries = ring->entries;
+  reg.bgid = ring->group;
+  if (const int rc = io_uring_register_buf_ring(&ops_.ring(), &reg, 0); rc < 0) {
+    ::munmap(memory, ring->ring_bytes);
+    free_groups_.push_back(ring->group);
+    release(slot);
+    errno = -rc;
+    return nullptr;
+  }
+  ring->lent.resize(ring->entries);
+  for (unsigned id = ring->entries; id-- > 0;) ring->free_ids.push_back(static_cast<std::uint16_t>(id));
+  slot->kind = OpKind::kRecvMulti;
+  slot->state = OpState::kIdle;
+  slot->quota = static_cast<std::uint32_t>(std::max<std::size_t>(quota, 1));
+  slot->source = source;
+  ++source->refs;
+  slot->provided = std::move(ring);
+  return slot;
+}
+
+void IoDriver::lend(OpSlot* slot, keel::Buffer buffer) noexcept {
+  ProvidedRing& r = *slot->provided;
+  if (r.free_ids.empty()) return;  // the ring is full: the buffer goes back to the pool
+  buffer.clear();
+  const std::uint16_t id = r.free_ids.back();
+  r.free_ids.pop_back();
+  std::span<std::byte> room = buffer.spare_capacity();
+  const unsigned len = static_cast<unsigned>(std::min<std::size_t>(room.size(), 1u << 31));
+  io_uring_buf_ring_add(r.ring, room.data(), len, id, io_uring_buf_ring_mask(r.entries), 0);
+  io_uring_buf_ring_advance(r.ring, 1);
+  r.lent[id] = std::move(buffer);  // moves the handle, not the bytes the kernel was given
+}
+
+std::size_t IoDriver::top_up(OpSlot* slot) noexcept {
+  ProvidedRing& r = *slot->provided;
+  while (!r.free_ids.empty()) {
+    std::optional<keel::Buffer> b = r.pool->try_acquire();
+    if (!b) break;
+    lend(slot, std::move(*b));
+  }
+  return r.entries - r.free_ids.size();
+}
+
+void IoDriver::close_ring(OpSlot* slot) noexcept {
+  ProvidedRing& r = *slot->provided;
+  io_uring_unregister_buf_ring(&ops_.ring(), r.group);
+  ::munmap(r.ring, r.ring_bytes);
+  free_groups_.push_back(r.group);
+  slot->provided.reset();  // the lent Buffers go back to their pool
 }
 
 void IoDriver::complete_multishot(OpSlot* slot, const keel::internal::Completion& completion) noexcept {
   const bool more = (completion.flags & keel::internal::kCompletionMore) != 0;
+  MultishotItem item{completion.result, keel::Buffer()};
+  if (slot->provided && (completion.cqe_flags & IORING_CQE_F_BUFFER) != 0) {
+    // The kernel filled this lent buffer: it is ours again.
+    const auto id = static_cast<std::uint16_t>(completion.cqe_flags >> IORING_CQE_BUFFER_SHIFT);
+    ProvidedRing& r = *slot->provided;
+    if (id < r.entries && r.lent[id].capacity() > 0) {
+      item.buffer = std::move(r.lent[id]);
+      r.free_ids.push_back(id);
+      if (completion.result > 0) item.buffer.commit(static_cast<std::size_t>(completion.result));
+    }
+  }
+  if (slot->kind == OpKind::kRecvMulti && !more && (completion.result == 0 || (completion.result < 0 &&
+      completion.result != -ECANCELED && completion.result != -ENOBUFS))) {
+    slot->finished = true;  // end of stream, or an error: not armed again
+  }
   if (slot->owner_gone) {
-    settle_item(completion.result, slot->kind);
-  } else if (completion.result != -ECANCELED) {
-    slot->items.push_back(MultishotItem{completion.result, keel::Buffer()});
+    settle_item(slot, item);
+  } else if (completion.result != -ECANCELED && completion.result != -ENOBUFS) {
+    // ENOBUFS: the ring ran dry; next() lends more and arms again.
+    slot->items.push_back(std::move(item));
+    if (slot->provided) top_up(slot);
     // At the quota: stopped until its owner takes some (backpressure).
     if (more && slot->items.size() >= slot->quota && slot->state != OpState::kOrphaned) {
       slot->state = OpState::kOrphaned;  // a cancel is on its way; not re-armed by it
@@ -399,9 +515,19 @@ void IoDriver::complete_multishot(OpSlot* slot, const keel::internal::Completion
   if (!more) {
     slot->in_kernel = false;
     --in_kernel_;
-    if (slot->source != nullptr) slot->source->in_flight.remove(slot);
+    IoSource* source = slot->source;
+    if (source != nullptr) source->in_flight.remove(slot);
     if (slot->owner_gone) {
+      const bool read = slot->kind == OpKind::kRecvMulti && source != nullptr;
+      if (read) {
+        ++source->refs;
+        --source->orphaned_reads;
+      }
       release(slot);
+      if (read) {
+        if (source->orphaned_reads == 0) resume_held_readers(source);
+        unref(source);
+      }
       return;
     }
     slot->state = OpState::kIdle;
@@ -411,7 +537,7 @@ void IoDriver::complete_multishot(OpSlot* slot, const keel::internal::Completion
 
 void IoDriver::drop_multishot(OpSlot* slot) noexcept {
   while (!slot->items.empty()) {
-    settle_item(slot->items.front().result, slot->kind);
+    settle_item(slot, slot->items.front());
     slot->items.pop_front();
   }
   if (!slot->in_kernel) {
@@ -419,6 +545,8 @@ void IoDriver::drop_multishot(OpSlot* slot) noexcept {
     return;
   }
   slot->owner_gone = true;
+  // Reads on the fd wait for its last completion, whose bytes come first.
+  if (slot->kind == OpKind::kRecvMulti && slot->source != nullptr) ++slot->source->orphaned_reads;
   submit_cancel(slot);
 }
 
@@ -457,7 +585,7 @@ void IoDriver::on_completion(void* self, const keel::internal::Completion& compl
   OpSlot* slot = driver->slot_at(index);
   if (slot->generation != keel::internal::user_data_generation(completion.user_data)) return;
   if (!slot->in_kernel) return;
-  if (slot->kind == OpKind::kAcceptMulti) {
+  if (slot->kind == OpKind::kAcceptMulti || slot->kind == OpKind::kRecvMulti) {
     driver->complete_multishot(slot, completion);
     return;
   }
@@ -536,7 +664,7 @@ void IoDriver::settle_orphan(OpSlot* slot) noexcept {
   release(slot);
   if (source != nullptr) {
     if (source->orphaned_reads == 0) resume_held_readers(source);
-    release_source(source);
+    unref(source);
   }
 }
 
@@ -560,7 +688,8 @@ void IoDriver::shutdown() noexcept {
   for (const auto& chunk : chunks_) {
     for (std::size_t i = 0; i < kChunk; ++i) {
       OpSlot* slot = &chunk[i];
-      if (slot->state == OpState::kInFlight && slot->kind != OpKind::kAcceptMulti) {
+      const bool multishot = slot->kind == OpKind::kAcceptMulti || slot->kind == OpKind::kRecvMulti;
+      if (slot->state == OpState::kInFlight && !multishot) {
         abandon(slot);
       } else if (slot->in_kernel && !slot->notification_pending) {
         slot->owner_gone = true;
@@ -600,7 +729,7 @@ void IoDriver::on_ready(IoSource* source, const keel::Readiness& readiness) noex
   const bool any = readiness.failed() || readiness.hangup();
   if (any || readiness.readable()) run_waiting(source->readers);
   if (any || readiness.writable()) run_waiting(source->writers);
-  release_source(source);
+  unref(source);
 }
 
 void IoDriver::run_waiting(SlotList& list) noexcept {
@@ -629,6 +758,7 @@ std::int32_t IoDriver::perform(OpSlot* slot) noexcept {
       return n;
     }
     case OpKind::kAcceptMulti:
+    case OpKind::kRecvMulti:
       return -EINVAL;  // multishot runs only on io_uring
     case OpKind::kSend:
     case OpKind::kSendBytes:

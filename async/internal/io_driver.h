@@ -27,6 +27,7 @@
 // Not for user code: async/io.h builds on it. Loop thread only.
 #pragma once
 
+#include <liburing.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 
@@ -38,6 +39,7 @@
 #include <vector>
 
 #include "async/buffer.h"
+#include "async/buffer_pool.h"
 #include "async/socket_addr.h"
 #include "async/waker.h"
 #include "rt/internal/uring_operations.h"
@@ -61,6 +63,7 @@ enum class OpKind : std::uint8_t {
   kOpen,          // openat(AT_FDCWD, path, flags, mode); result: the fd
   kSendZc,        // bytes, zero-copy: the kernel reads them until its notification
   kAcceptMulti,   // multishot accept: results queue in `items`
+  kRecvMulti,     // multishot recv into `provided`'s buffers: results queue in `items`
 };
 
 enum class OpState : std::uint8_t {
@@ -80,6 +83,20 @@ struct MultishotItem {
 
 struct IoSource;
 
+// A provided-buffer ring (IORING_REGISTER_PBUF_RING) lent buffers from a
+// BufferPool, for one multishot recv: the kernel picks a buffer per
+// completion and names it by its id. The Buffers stay here, owned, until
+// the kernel hands them back in a completion or the ring is unregistered.
+struct ProvidedRing {
+  keel::BufferPool* pool = nullptr;
+  io_uring_buf_ring* ring = nullptr;  // shared with the kernel (mmap'd)
+  std::size_t ring_bytes = 0;
+  unsigned entries = 0;                // a power of two
+  std::uint16_t group = 0;
+  std::vector<keel::Buffer> lent;      // by buffer id; empty when not lent
+  std::vector<std::uint16_t> free_ids;
+};
+
 struct OpSlot {
   // Set when the slot is made.
   std::uint32_t index = 0;
@@ -92,7 +109,9 @@ struct OpSlot {
   bool notification_pending = false;  // send_zc: the kernel may still read `bytes`
   bool owner_gone = false;       // multishot / send_zc: settled at the final completion
   std::uint32_t quota = 0;       // multishot: items queued at most before it is stopped
+  bool finished = false;         // multishot recv: end of stream or an error ended it
   std::deque<MultishotItem> items;  // multishot: produced, not yet taken
+  std::unique_ptr<ProvidedRing> provided;  // kRecvMulti
   std::int32_t result = 0;       // bytes, an fd, 0, or -errno
   Waker waiter;
   IoSource* source = nullptr;  // the fd's shared state (a reference); null for File::open
@@ -165,6 +184,10 @@ class IoDriver {
 
   // A source for `fd`, owned by the caller (close_source when done).
   IoSource* open_source(int fd);
+  // Another reference to `source`, and dropping one (the last frees it);
+  // both also after the runtime is gone.
+  static void ref(IoSource* source) noexcept { ++source->refs; }
+  static void unref(IoSource* source) noexcept;
   // The object is done with `source`: its operations are cancelled, its
   // leftovers dropped, the fd closed (after the cancels, on io_uring).
   static void close_source(IoSource* source) noexcept;
@@ -182,9 +205,19 @@ class IoDriver {
   // reference to them while the kernel still reads them (send_zc).
   static keel::Bytes take_bytes(OpSlot* slot) noexcept;
 
-  // Multishot: arms `slot` (kAcceptMulti) when it is idle and below its
-  // quota; false when no submission entry was free.
+  // Multishot: arms `slot` when it is idle, below its quota (and, for a
+  // recv, has a buffer lent to the kernel); false when no submission entry
+  // was free.
   bool arm(OpSlot* slot);
+  // Multishot recv: a slot whose ring lends up to `entries` buffers of
+  // `pool`; nullptr with errno set when no slot is free or the kernel
+  // refuses the ring.
+  OpSlot* open_recv_multishot(IoSource* source, keel::BufferPool& pool, std::size_t quota);
+  // Lends the ring every buffer the pool can give without waiting; how
+  // many buffers the ring now holds.
+  std::size_t top_up(OpSlot* slot) noexcept;
+  // Lends one buffer the caller got from the pool (after waiting for it).
+  void lend(OpSlot* slot, keel::Buffer buffer) noexcept;
   // Multishot: its owner goes; queued results are settled (fds closed),
   // and the slot is released now or at its final completion.
   void drop_multishot(OpSlot* slot) noexcept;
@@ -210,9 +243,9 @@ class IoDriver {
   void complete(OpSlot* slot, std::int32_t result) noexcept;
   void settle_orphan(OpSlot* slot) noexcept;
   void complete_multishot(OpSlot* slot, const keel::internal::Completion& completion) noexcept;
-  static void settle_item(std::int32_t result, OpKind kind) noexcept;
+  static void settle_item(OpSlot* slot, MultishotItem& item) noexcept;
+  void close_ring(OpSlot* slot) noexcept;
   void release(OpSlot* slot) noexcept;
-  void release_source(IoSource* source) noexcept;
   bool submit(OpSlot* slot);
   void submit_cancel(OpSlot* slot) noexcept;
   bool take_leftover(OpSlot* slot) noexcept;
@@ -238,6 +271,8 @@ class IoDriver {
   std::size_t in_kernel_ = 0;
   IoSource* live_ = nullptr;  // sources not yet released
   bool send_zc_ = false;
+  std::vector<std::uint16_t> free_groups_;  // buffer group ids to reuse
+  std::uint16_t next_group_ = 1;
 };
 
 }  // namespace keel::async::internal
