@@ -168,7 +168,7 @@ void PoolStorage::unpark(BufferWaiter& w) noexcept {
   if (armed_for_ == &w) serve_waiters();  // re-arm for the next in line, who may be owed a block
 }
 
-void PoolStorage::settle_after_wake(BufferWaiter& w) noexcept {
+void PoolStorage::settle_after_wake([[maybe_unused]] BufferWaiter& w) noexcept {
   assert(w.linked && waiters_head_ == &w);
   // The waking thread saw a block on the stack after the slot was armed
   // for `w`, which is first in line: the block is still there, or a take

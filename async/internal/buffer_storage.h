@@ -134,7 +134,8 @@ class alignas(64) PoolStorage {
   std::size_t buffer_size() const noexcept { return buffer_size_; }
   bool owns(const BlockHeader* block) const noexcept { return block != nullptr && block->pool == this; }
 
-  // The owner thread only, from here to close().
+  // True on the thread that created the pool. Everything below, up to
+  // close(), runs on that thread only.
   bool on_owner_thread() const noexcept { return this_thread_id() == owner_; }
 
   // A free block (refs 1), or null. Never one a waiting task is owed:
