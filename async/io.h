@@ -231,6 +231,8 @@ class AcceptStream {
   // The next connection, or the error the kernel gave (EMFILE when out of
   // fds: later calls accept again once fds are free).
   Task<std::expected<TcpStream, std::error_code>> next();
+  // Whether one multishot accept serves it (io_uring), or one accept per next().
+  bool multishot() const noexcept { return slot_ != nullptr; }
 
  private:
   friend class TcpListener;
@@ -272,6 +274,8 @@ class RecvStream {
 
   // A buffer of received bytes (size 0: end of stream), or the error.
   Task<std::expected<Buffer, std::error_code>> next();
+  // Whether one multishot recv serves it (io_uring), or one recv per next().
+  bool multishot() const noexcept { return slot_ != nullptr; }
 
  private:
   friend class TcpStream;

@@ -500,6 +500,7 @@ void IoDriver::complete_multishot(OpSlot* slot, const keel::internal::Completion
       completion.result != -ECANCELED && completion.result != -ENOBUFS))) {
     slot->finished = true;  // end of stream, or an error: not armed again
   }
+  if (completion.result == -ENOBUFS) ++counters_.ring_ran_dry;
   if (slot->owner_gone) {
     settle_item(slot, item);
   } else if (completion.result != -ECANCELED && completion.result != -ENOBUFS) {
@@ -508,6 +509,7 @@ void IoDriver::complete_multishot(OpSlot* slot, const keel::internal::Completion
     if (slot->provided) top_up(slot);
     // At the quota: stopped until its owner takes some (backpressure).
     if (more && slot->items.size() >= slot->quota && slot->state != OpState::kOrphaned) {
+      ++counters_.quota_stops;
       slot->state = OpState::kOrphaned;  // a cancel is on its way; not re-armed by it
       submit_cancel(slot);
     }

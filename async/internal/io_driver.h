@@ -226,6 +226,14 @@ class IoDriver {
   // The awaiter is going without the result (its task was destroyed).
   void abandon(OpSlot* slot) noexcept;
 
+  // How often multishot operations stopped: the kernel found no lent
+  // buffer (ENOBUFS), or the queue reached its quota.
+  struct Counters {
+    std::uint64_t ring_ran_dry = 0;
+    std::uint64_t quota_stops = 0;
+  };
+  const Counters& counters() const noexcept { return counters_; }
+
   // Slots in use (pending, done, or orphaned), and of those in the kernel.
   std::size_t in_use() const noexcept { return in_use_; }
   std::size_t in_kernel() const noexcept { return in_kernel_; }
@@ -271,6 +279,7 @@ class IoDriver {
   std::size_t in_kernel_ = 0;
   IoSource* live_ = nullptr;  // sources not yet released
   bool send_zc_ = false;
+  Counters counters_;
   std::vector<std::uint16_t> free_groups_;  // buffer group ids to reuse
   std::uint16_t next_group_ = 1;
 };

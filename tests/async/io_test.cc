@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "async/buffer.h"
+#include "async/buffer_pool.h"
 #include "async/io.h"
 #include "async/join_handle.h"
 #include "async/runtime.h"
@@ -517,6 +518,83 @@ TEST_P(Io, SendZcDeliversEveryByte) {
     EXPECT_EQ(co_await reader, kZcBytes);
   }());
   EXPECT_EQ(rt().io_driver().in_use(), 0u) << "a zero-copy send's slot outlived its notification";
+}
+
+// A peer streams far more than the pool holds; the consumer keeps a few
+// buffers at a time. The kernel runs the ring dry (ENOBUFS) and the queue
+// hits its quota again and again; the reader sees neither, only the bytes.
+TEST_P(Io, RecvStreamThroughAPoolSmallerThanTheLoad) {
+  constexpr std::size_t kTotal = std::size_t{16} << 20;
+  const bool uring = GetParam() == keel::Backend::IoUring;
+  const std::size_t got = rt().block_on([](bool uring) -> Task<std::size_t> {
+    auto [server, client] = co_await connected_pair();
+    auto writer = keel::async::spawn([](TcpStream& c) -> Task<void> {
+      constexpr std::size_t kChunk = 64 * 1024;
+      for (std::size_t off = 0; off < kTotal; off += kChunk) {
+        auto [n, _] = co_await c.send_all(Buffer::copy_of(pattern(off, kChunk)));
+        if (!n) co_return;
+      }
+      c.shutdown();
+    }(client));
+    keel::BufferPool pool(4096, 4);
+    auto rx = server.recv_stream(pool, 2);
+    EXPECT_EQ(rx.multishot(), uring);
+    std::vector<Buffer> held;  // the consumer lags: up to 3 buffers out of 4
+    std::size_t received = 0;
+    bool same = true;
+    for (;;) {
+      auto b = co_await rx.next();
+      EXPECT_TRUE(b.has_value()) << b.error().message();
+      if (!b || b->size() == 0) break;
+      same &= matches_pattern(b->view(), received);
+      received += b->size();
+      held.push_back(std::move(*b));
+      if (held.size() == 3) held.clear();
+      EXPECT_LE(pool.size() - pool.available(), pool.size());
+    }
+    co_await writer;
+    EXPECT_TRUE(same);
+    co_return received;
+  }(uring));
+  EXPECT_EQ(got, kTotal);
+  if (uring) {
+    const auto& counters = rt().io_driver().counters();
+    EXPECT_GT(counters.ring_ran_dry + counters.quota_stops, 0u) << "the pool never limited the multishot";
+  }
+}
+
+// A RecvStream that goes mid-stream loses nothing: what it (or the kernel
+// for it) received comes to the next recv on the TcpStream.
+TEST_P(Io, RecvStreamDroppedMidStreamHandsItsBytesToTheNextRecv) {
+  constexpr std::size_t kTotal = std::size_t{1} << 20;
+  const std::size_t got = rt().block_on([]() -> Task<std::size_t> {
+    auto [server, client] = co_await connected_pair();
+    auto writer = keel::async::spawn([](TcpStream& c) -> Task<void> {
+      co_await c.send_all(Buffer::copy_of(pattern(0, kTotal)));
+      c.shutdown();
+    }(client));
+    keel::BufferPool pool(8192, 8);
+    std::size_t received = 0;
+    bool same = true;
+    for (int round = 0; received < kTotal && round < 1000; ++round) {
+      {
+        auto rx = server.recv_stream(pool, 4);
+        auto b = co_await rx.next();
+        if (!b || b->size() == 0) break;
+        same &= matches_pattern(b->view(), received);
+        received += b->size();
+        co_await keel::async::yield_now();  // more arrives for the stream, then it goes
+      }
+      auto [n, b] = co_await server.recv(Buffer(3000));
+      if (!n || *n == 0) break;
+      same &= matches_pattern(b.view(), received);
+      received += *n;
+    }
+    co_await writer;
+    EXPECT_TRUE(same);
+    co_return received;
+  }());
+  EXPECT_EQ(got, kTotal);
 }
 
 TEST(SocketAddr, ParsesAndPrints) {
