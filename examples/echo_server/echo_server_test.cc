@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstddef>
@@ -207,6 +208,25 @@ TEST(LoadReport, QuantilesAreNearestRankInMicroseconds) {
   report.elapsed = 2s;
   EXPECT_EQ(report.messages_per_second(), 500.0);
   EXPECT_EQ(report.megabytes_per_second(2000), 1.0);
+}
+
+TEST(LatencySamples, KeepsEverySampleUpToItsSizeThenAUniformSampleOfAll) {
+  echo::LatencySamples few(100);
+  for (int i = 50; i > 0; --i) few.record(std::chrono::nanoseconds(i));
+  const std::vector<std::uint32_t> all = std::move(few).sorted();
+  ASSERT_EQ(all.size(), 50u);
+  for (std::uint32_t i = 0; i < 50; ++i) EXPECT_EQ(all[i], i + 1);
+
+  // Beyond its size it keeps `keep` samples, each one of those recorded.
+  echo::LatencySamples many(100);
+  for (int i = 1; i <= 100'000; ++i) many.record(std::chrono::nanoseconds(i));
+  EXPECT_EQ(many.seen(), 100'000u);
+  const std::vector<std::uint32_t> kept = std::move(many).sorted();
+  ASSERT_EQ(kept.size(), 100u);
+  EXPECT_TRUE(std::adjacent_find(kept.begin(), kept.end()) == kept.end());  // no sample kept twice
+  EXPECT_GE(kept.front(), 1u);
+  EXPECT_LE(kept.back(), 100'000u);
+  EXPECT_GT(kept.back(), 100u);  // later samples replaced early ones
 }
 
 TEST(LoadClient, ReportsAServerThatIsNotThereAsFailedClients) {

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <exception>
 #include <limits>
 #include <string>
@@ -43,9 +42,9 @@ std::uint64_t differing_bytes(std::string_view got, std::string_view sent) {
   return wrong;
 }
 
-// One connection's round trips. `latencies` has a place per message.
+// One connection's round trips.
 keel::async::Task<void> run_client(keel::async::SocketAddr server, std::size_t client, const LoadConfig& config,
-                                   ClientOutcome& outcome, std::span<std::uint32_t> latencies) {
+                                   ClientOutcome& outcome, LatencySamples& latencies) {
   auto connected = co_await keel::async::TcpStream::connect(server);
   if (!connected) {
     outcome.failure = failure_after("connect", connected.error(), outcome, config.messages);
@@ -83,8 +82,7 @@ keel::async::Task<void> run_client(keel::async::SocketAddr server, std::size_t c
         co_return;
       }
     }
-    const auto took = std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - start).count();
-    latencies[m] = static_cast<std::uint32_t>(std::min<std::int64_t>(took, std::numeric_limits<std::uint32_t>::max()));
+    latencies.record(Clock::now() - start);
     outcome.bytes_wrong += differing_bytes(reply.view(), request.view());
     ++outcome.round_trips;
   }
@@ -94,8 +92,7 @@ keel::async::Task<void> run_client(keel::async::SocketAddr server, std::size_t c
 // A client bounded by the load's deadline: past it, its task is destroyed
 // where it waits (its stream closes) and the client fails.
 keel::async::Task<void> run_bounded(keel::Instant deadline, keel::async::SocketAddr server, std::size_t client,
-                                    const LoadConfig& config, ClientOutcome& outcome,
-                                    std::span<std::uint32_t> latencies) {
+                                    const LoadConfig& config, ClientOutcome& outcome, LatencySamples& latencies) {
   auto done = co_await keel::async::timeout_at(deadline, run_client(server, client, config, outcome, latencies));
   if (!done) {
     outcome.failure = "did not finish within " + std::to_string(config.deadline.count()) + " s (" +
@@ -105,18 +102,35 @@ keel::async::Task<void> run_bounded(keel::Instant deadline, keel::async::SocketA
 }
 
 keel::async::Task<void> run_all(keel::async::SocketAddr server, const LoadConfig& config,
-                                std::vector<ClientOutcome>& outcomes, std::vector<std::uint32_t>& latencies) {
+                                std::vector<ClientOutcome>& outcomes, LatencySamples& latencies) {
   const keel::Instant deadline = Clock::now() + config.deadline;
   std::vector<keel::async::JoinHandle<void>> clients;
   clients.reserve(config.clients);
   for (std::size_t c = 0; c < config.clients; ++c) {
-    std::span<std::uint32_t> own(latencies.data() + c * config.messages, config.messages);
-    clients.push_back(keel::async::spawn(run_bounded(deadline, server, c, config, outcomes[c], own)));
+    clients.push_back(keel::async::spawn(run_bounded(deadline, server, c, config, outcomes[c], latencies)));
   }
   for (keel::async::JoinHandle<void>& client : clients) co_await client;
 }
 
 }  // namespace
+
+void LatencySamples::record(std::chrono::nanoseconds latency) {
+  const auto ns = static_cast<std::uint32_t>(
+      std::clamp<std::int64_t>(latency.count(), 0, std::numeric_limits<std::uint32_t>::max()));
+  ++seen_;
+  if (kept_.size() < keep_) {
+    kept_.push_back(ns);
+    return;
+  }
+  // Algorithm R: the n-th sample replaces a kept one with probability keep/n.
+  const std::uint64_t slot = std::uniform_int_distribution<std::uint64_t>(0, seen_ - 1)(random_);
+  if (slot < keep_) kept_[slot] = ns;
+}
+
+std::vector<std::uint32_t> LatencySamples::sorted() && {
+  std::sort(kept_.begin(), kept_.end());
+  return std::move(kept_);
+}
 
 void fill_pattern(std::span<std::byte> out, std::size_t client, std::size_t message) noexcept {
   // A linear congruential sequence seeded by (client, message): cheap,
@@ -148,7 +162,7 @@ LoadReport run_load(const keel::async::SocketAddr& server, const LoadConfig& con
   LoadReport report;
   report.clients = config.clients;
   std::vector<ClientOutcome> outcomes(config.clients);
-  std::vector<std::uint32_t> latencies(config.clients * config.messages, 0);
+  LatencySamples latencies;
   try {
     keel::WorldBuilder wb;
     wb.install_driver(keel::UringInstaller{.entries = 256, .backend = config.backend});
@@ -169,10 +183,8 @@ LoadReport run_load(const keel::async::SocketAddr& server, const LoadConfig& con
     report.bytes_wrong += o.bytes_wrong;
     if (o.finished) ++report.finished;
     if (!o.failure.empty()) report.failures.push_back("client " + std::to_string(c) + ": " + o.failure);
-    const auto first = latencies.begin() + static_cast<std::ptrdiff_t>(c * config.messages);
-    report.latencies_ns.insert(report.latencies_ns.end(), first, first + static_cast<std::ptrdiff_t>(o.round_trips));
   }
-  std::sort(report.latencies_ns.begin(), report.latencies_ns.end());
+  report.latencies_ns = std::move(latencies).sorted();
   return report;
 }
 

@@ -18,6 +18,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <random>
 #include <span>
 #include <string>
 #include <vector>
@@ -44,7 +45,9 @@ struct LoadReport {
   std::uint64_t bytes_wrong = 0;     // ...that differed
   std::vector<std::string> failures;  // why each unfinished client stopped, in client order
   std::chrono::nanoseconds elapsed{};  // from the first connect to the last client's end
-  std::vector<std::uint32_t> latencies_ns;  // one per completed round trip, ascending
+  // Round-trip latencies, ascending: every one, or a uniform sample of
+  // LatencySamples::kKept of them in a longer run.
+  std::vector<std::uint32_t> latencies_ns;
   std::string backend;                      // the client's poll source
 
   bool passed() const noexcept { return finished == clients && bytes_wrong == 0 && failures.empty(); }
@@ -53,6 +56,26 @@ struct LoadReport {
   double messages_per_second() const;
   // Echoed payload bytes per second, in millions (each way).
   double megabytes_per_second(std::size_t message_bytes) const;
+};
+
+// Round-trip latencies in bounded memory: every sample up to `keep` of
+// them, then a uniform sample of all (reservoir sampling), so quantiles
+// stay unbiased however long the run and memory stays at `keep` values.
+class LatencySamples {
+ public:
+  static constexpr std::size_t kKept = std::size_t{1} << 20;  // 4 MiB
+
+  explicit LatencySamples(std::size_t keep = kKept) : keep_(keep) {}
+  void record(std::chrono::nanoseconds latency);
+  std::uint64_t seen() const noexcept { return seen_; }
+  // The samples kept, ascending.
+  std::vector<std::uint32_t> sorted() &&;
+
+ private:
+  std::size_t keep_;
+  std::uint64_t seen_ = 0;
+  std::vector<std::uint32_t> kept_;
+  std::mt19937_64 random_{0x5eed};  // fixed: a run's sample is reproducible
 };
 
 // The bytes message `message` of client `client` carries: a pattern that

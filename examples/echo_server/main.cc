@@ -8,6 +8,9 @@
 //
 //   bazel run //examples:echo_server -- --port=7000
 //   bazel run -c opt //examples:echo_server -- --selftest --backend=epoll
+#include <algorithm>
+#include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <optional>
