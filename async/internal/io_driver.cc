@@ -175,6 +175,8 @@ void IoDriver::release(OpSlot* slot) noexcept {
   slot->buffer = keel::Buffer();
   slot->bytes = keel::Bytes();
   slot->path.clear();
+  slot->addr_len = 0;
+  slot->offset = 0;
   slot->connect_started = false;
   slot->in_kernel = slot->notification_pending = slot->owner_gone = false;
   slot->quota = 0;

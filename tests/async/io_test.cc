@@ -412,6 +412,36 @@ TEST_P(Io, AThousandConcurrentEchoConnectionsOfOneMiBEach) {
   EXPECT_EQ(ok, kConnections);
 }
 
+// A client that connects and sends nothing, and one that sends without
+// ever reading: the others are served, and the writer is held back by TCP
+// (its sends stop completing) instead of the server buffering for it.
+TEST_P(Io, IdleAndGreedyClientsCostTheOthersNothing) {
+  rt().block_on([]() -> Task<void> {
+    TcpListener listener = TcpListener::bind("127.0.0.1:0").value();
+    const std::string at = "127.0.0.1:" + std::to_string(listener.local_addr().port());
+    auto server = keel::async::spawn(serve(listener, 3));
+    TcpStream idle = (co_await TcpStream::connect(at)).value();
+    TcpStream greedy = (co_await TcpStream::connect(at)).value();
+    auto flood = keel::async::spawn([](TcpStream& s) -> Task<std::size_t> {
+      std::size_t sent = 0;
+      const Bytes chunk = Buffer::copy_of(pattern(0, 64 * 1024)).freeze();
+      for (;;) {
+        auto [n, _] = co_await s.send_all(chunk);
+        if (!n) co_return sent;
+        sent += *n;
+      }
+    }(greedy));
+    co_await keel::async::sleep(50ms);  // the flood fills both directions' socket buffers
+    EXPECT_TRUE(co_await exchange(at, 256 * 1024, 5)) << "a well-behaved client was not served";
+    // Server state for the flood: one recv buffer and one send in flight, whatever was sent.
+    EXPECT_LE(keel::async::Runtime::current()->io_driver().in_use(), 4u);
+    flood.abort();
+    greedy = TcpStream();
+    idle = TcpStream();
+    co_await server;
+  }());
+}
+
 // Out of fds, accept fails with EMFILE for the task that asked; the
 // listener accepts again once fds are free.
 TEST_P(Io, AcceptOutOfFdsRecoversOnceFdsAreFree) {
