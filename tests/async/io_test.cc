@@ -120,6 +120,16 @@ Task<std::pair<TcpStream, TcpStream>> connected_pair() {
 
 Task<IoResult<Buffer>> recv_into(TcpStream& s, Buffer b) { co_return co_await s.recv(std::move(b)); }
 
+// Sends `total` pattern bytes in 64 KiB chunks, then shuts down its side.
+Task<void> stream_pattern(TcpStream& s, std::size_t total) {
+  constexpr std::size_t kChunk = 64 * 1024;
+  for (std::size_t off = 0; off < total; off += kChunk) {
+    auto [n, _] = co_await s.send_all(Buffer::copy_of(pattern(off, std::min(kChunk, total - off))));
+    if (!n) co_return;
+  }
+  s.shutdown();
+}
+
 TEST_P(Io, EchoesOverLoopback) {
   const std::string got = rt().block_on([]() -> Task<std::string> {
     auto [server, client] = co_await connected_pair();
@@ -221,14 +231,7 @@ TEST_P(Io, TimeoutOfRecvInALoopReadsTheStreamExactly) {
   constexpr std::size_t kTotal = std::size_t{64} << 20;
   const std::size_t got = rt().block_on([]() -> Task<std::size_t> {
     auto [server, client] = co_await connected_pair();
-    auto writer = keel::async::spawn([](TcpStream& c) -> Task<void> {
-      constexpr std::size_t kChunk = 64 * 1024;
-      for (std::size_t off = 0; off < kTotal; off += kChunk) {
-        auto [n, _] = co_await c.send_all(Buffer::copy_of(pattern(off, kChunk)));
-        if (!n) co_return;
-      }
-      c.shutdown();
-    }(client));
+    auto writer = keel::async::spawn(stream_pattern(client, kTotal));
     std::size_t received = 0;
     std::size_t mismatches = 0;
     std::size_t timeouts = 0;
@@ -558,14 +561,7 @@ TEST_P(Io, RecvStreamThroughAPoolSmallerThanTheLoad) {
   const bool uring = GetParam() == keel::Backend::IoUring;
   const std::size_t got = rt().block_on([](bool uring) -> Task<std::size_t> {
     auto [server, client] = co_await connected_pair();
-    auto writer = keel::async::spawn([](TcpStream& c) -> Task<void> {
-      constexpr std::size_t kChunk = 64 * 1024;
-      for (std::size_t off = 0; off < kTotal; off += kChunk) {
-        auto [n, _] = co_await c.send_all(Buffer::copy_of(pattern(off, kChunk)));
-        if (!n) co_return;
-      }
-      c.shutdown();
-    }(client));
+    auto writer = keel::async::spawn(stream_pattern(client, kTotal));
     keel::BufferPool pool(4096, 4);
     auto rx = server.recv_stream(pool, 2);
     EXPECT_EQ(rx.multishot(), uring);
