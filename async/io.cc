@@ -170,6 +170,19 @@ ConnectOp TcpStream::connect(const SocketAddr& address) {
   return ConnectOp(driver, std::move(in));
 }
 
+std::expected<TcpStream, std::error_code> TcpStream::adopt(int fd) {
+  internal::IoDriver& driver = internal::IoDriver::current("TcpStream::adopt()");
+  int type = 0;
+  socklen_t len = sizeof type;
+  if (::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0) return std::unexpected(internal::errno_code(errno));
+  const int flags = ::fcntl(fd, F_GETFL);
+  if (flags < 0) return std::unexpected(internal::errno_code(errno));
+  // Blocking under io_uring (the ring waits itself), non-blocking under epoll.
+  const int wanted = driver.completion_based() ? (flags & ~O_NONBLOCK) : (flags | O_NONBLOCK);
+  if (wanted != flags && ::fcntl(fd, F_SETFL, wanted) != 0) return std::unexpected(internal::errno_code(errno));
+  return TcpStream(internal::SourceHandle(driver.open_source(fd)));
+}
+
 BufferOp TcpStream::recv(Buffer buffer) {
   OpInput in;
   in.kind = OpKind::kRecv;

@@ -164,6 +164,10 @@ class TcpStream {
   // `address` as SocketAddr::parse takes it; an unparsable one is EINVAL.
   static Task<std::expected<TcpStream, std::error_code>> connect(std::string_view address);
   static ConnectOp connect(const SocketAddr& address);
+  // Takes over a connected socket made elsewhere (closed with the stream);
+  // its blocking mode is set for this runtime's backend. EBADF or ENOTSOCK
+  // for an fd that is not a socket (the fd is then not taken).
+  static std::expected<TcpStream, std::error_code> adopt(int fd);
 
   // Reads into the buffer's spare capacity (after its initialized bytes)
   // and gives the buffer back: 0 bytes is the end of the stream. A buffer
