@@ -25,9 +25,11 @@
 // That Asio's io_uring rows really run on io_uring: the io_context is
 // checked for Asio's io_uring_service when each pair is built
 // (echo_asio.cc); the ring_sqes counter (SQEs consumed by the process's
-// rings, from /proc/self/fdinfo) is about 2 per round trip on those rows
-// and 0 on the epoll rows; the smoke test checks that the pair adds an
-// io_uring instance to /proc/self/fd and that its rings consume SQEs.
+// rings, from /proc/self/fdinfo) is 4 per round trip on those rows (a
+// sendmsg and a recvmsg SQE on each side, as raw liburing's send and recv)
+// and 0 on Asio's epoll rows; the smoke test checks that the pair adds an
+// io_uring instance and no epoll instance to /proc/self/fd, and that its
+// ring consumes those SQEs.
 //
 //   bazel run --config=bench //bench:echo -- --benchmark_repetitions=5
 #include "bench/echo_asio.h"
