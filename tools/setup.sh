@@ -11,6 +11,7 @@ packages=(
   libgtest-dev
   libgmock-dev
   libbenchmark-dev
+  libasio-dev       # standalone Asio, the baselines of bench/echo
 )
 
 missing=()

@@ -1,0 +1,45 @@
+// TCP echo over 127.0.0.1: a 64-byte round trip (p50 and p99 latency) and
+// a 64 KiB-chunk stream (echoed bytes per second), each on one thread
+// (client and server sockets on one loop: the loop's own cost per round
+// trip) and on two (server loop on one thread, client loop on another,
+// pinned to different CPUs). The baselines: a hand-written raw liburing
+// loop, a hand-written raw epoll loop (echo_raw.h), and standalone Asio
+// 1.22 on its epoll backend and on its io_uring backend (echo_asio.h).
+// Every row is an EchoPair timed by the same code (echo_measure.h); Keel's
+// rows are one more register_echo_benchmarks() call here.
+//
+// Asio's backend is chosen by macros when its headers are compiled
+// (ASIO_HAS_IO_URING plus ASIO_DISABLE_EPOLL for io_uring), and Asio is
+// header-only: two configurations in one binary would be two different
+// definitions of the same inline functions and class templates (scheduler,
+// basic_socket, ...), an ODR violation the linker resolves silently by
+// keeping one of each. So the io_uring configuration is a second binary,
+// //bench:echo_asio_uring (echo_asio_uring.cc), and this binary, after its
+// own cases, runs it as a child process with the same arguments: its
+// console output follows this one's, its rows come back through a pipe,
+// and one table lists them all (echo_measure.h). A child process rather
+// than a driving script keeps "bazel run //bench:echo" the one command,
+// keeps the table code in C++ beside the counters it reads, and runs the
+// two binaries strictly one after the other, never at the same time.
+//
+// That Asio's io_uring rows really run on io_uring: the io_context is
+// checked for Asio's io_uring_service when each pair is built
+// (echo_asio.cc); the ring_sqes counter (SQEs consumed by the process's
+// rings, from /proc/self/fdinfo) is 4 per round trip on those rows (a
+// sendmsg and a recvmsg SQE on each side, as raw liburing's send and recv)
+// and 0 on Asio's epoll rows; the smoke test checks that the pair adds an
+// io_uring instance and no epoll instance to /proc/self/fd, and that its
+// ring consumes those SQEs.
+//
+//   bazel run --config=bench //bench:echo -- --benchmark_repetitions=5
+#include "bench/echo_asio.h"
+#include "bench/echo_measure.h"
+#include "bench/echo_raw.h"
+
+int main(int argc, char** argv) {
+  using namespace keel::bench::echo;
+  register_echo_benchmarks("raw_uring", make_raw_uring_pair);
+  register_echo_benchmarks("raw_epoll", make_raw_epoll_pair);
+  register_echo_benchmarks(asio_backend(), make_asio_pair);
+  return echo_main(argc, argv, "echo_asio_uring");
+}

@@ -1,0 +1,12 @@
+// The echo benchmark's Asio-on-io_uring rows, in a binary of their own
+// because Asio's backend is fixed when its headers are compiled (echo.cc
+// says why, and runs this binary as its child; run on its own, it prints
+// its own table).
+#include "bench/echo_asio.h"
+#include "bench/echo_measure.h"
+
+int main(int argc, char** argv) {
+  using namespace keel::bench::echo;
+  register_echo_benchmarks(asio_backend(), make_asio_pair);
+  return echo_main(argc, argv, nullptr);
+}

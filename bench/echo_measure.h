@@ -1,0 +1,76 @@
+// The echo benchmark's measurement, shared by every row: the round-trip
+// and stream loops, the percentiles, the benchmark registrations and the
+// main() that prints one table for all rows.
+//
+// An implementation is one MakeEchoPair (echo_pair.h); registering it adds
+// four Google Benchmark cases, echo/<name>/{round_trip,stream}/
+// {one_thread,two_threads}, all timed here:
+//   - round_trip: 64 bytes out, the same 64 back, one per benchmark
+//     iteration, each timed with steady_clock and kept; counters p50_ns and
+//     p99_ns (nearest rank over all of the run's round trips) and ring_sqes
+//     (SQEs the process's io_uring instances consumed, per round trip: 0
+//     for an epoll loop);
+//   - stream: kStreamBytes as 64 KiB chunks per iteration, echoed back and
+//     counted, a 64-byte sample of every receive compared with the
+//     pattern; bytes_per_second is the echoed payload (one way) per second,
+//     ring_sqes per 64 KiB chunk.
+//
+//   int main(int argc, char** argv) {
+//     register_echo_benchmarks("raw_epoll", make_raw_epoll_pair);
+//     return echo_main(argc, argv, nullptr);
+//   }
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "bench/echo_pair.h"
+
+namespace keel::bench::echo {
+
+inline constexpr std::size_t kStreamBytes = std::size_t{64} * 1024 * 1024;
+inline constexpr std::size_t kStreamChunks = kStreamBytes / kChunkBytes;
+
+// The smallest sample with at least the fraction `q` (0 < q <= 1) of all
+// samples at or below it (the nearest-rank percentile). Reorders
+// `samples`, which must not be empty.
+std::int64_t percentile(std::span<std::int64_t> samples, double q);
+
+// A kChunkBytes chunk holding pattern_byte(0) .. pattern_byte(kChunkBytes - 1).
+std::vector<std::byte> pattern_chunk();
+
+// Round trips, one after another, each message distinct (the round's number
+// and the pattern), each reply compared with its message after the clock
+// is read, so the comparison is not in the time.
+class RoundTrips {
+ public:
+  // Runs one round trip through `pair`; returns its time in ns.
+  std::int64_t run(EchoPair& pair);
+
+  std::uint64_t rounds() const { return round_; }
+  std::uint64_t mismatches() const { return mismatches_; }
+
+ private:
+  std::array<std::byte, kMessageBytes> message_{};
+  std::array<std::byte, kMessageBytes> reply_{};
+  std::uint64_t round_ = 0;
+  std::uint64_t mismatches_ = 0;
+};
+
+// Registers the four cases of one implementation (see the top of this file).
+void register_echo_benchmarks(const std::string& name, MakeEchoPair make);
+
+// main() of an echo benchmark binary: runs the registered cases (console
+// output as usual) and prints one Markdown table of every row. With
+// `other_configuration`, the name of a binary beside this one, it then
+// runs that binary as a child process with the same arguments and its
+// rows join the table: Asio's two backends cannot share a binary (see
+// echo.cc). A binary run as that child sends its rows back through the
+// file descriptor named by KEEL_ECHO_ROWS_FD instead of printing a table.
+int echo_main(int argc, char** argv, const char* other_configuration);
+
+}  // namespace keel::bench::echo
