@@ -6,7 +6,7 @@
 // loop, a hand-written raw epoll loop (echo_raw.h), and standalone Asio
 // 1.22 on its epoll backend and on its io_uring backend (echo_asio.h).
 // Every row is an EchoPair timed by the same code (echo_measure.h); Keel's
-// rows are one more register_echo_benchmarks() call here.
+// rows (echo_keel.h) run keel::async tasks on io_uring and on epoll.
 //
 // Asio's backend is chosen by macros when its headers are compiled
 // (ASIO_HAS_IO_URING plus ASIO_DISABLE_EPOLL for io_uring), and Asio is
@@ -33,12 +33,15 @@
 //
 //   bazel run --config=bench //bench:echo -- --benchmark_repetitions=5
 #include "bench/echo_asio.h"
+#include "bench/echo_keel.h"
 #include "bench/echo_measure.h"
 #include "bench/echo_raw.h"
 
 int main(int argc, char** argv) {
   using namespace keel::bench::echo;
+  register_echo_benchmarks("keel_uring", make_keel_uring_pair);
   register_echo_benchmarks("raw_uring", make_raw_uring_pair);
+  register_echo_benchmarks("keel_epoll", make_keel_epoll_pair);
   register_echo_benchmarks("raw_epoll", make_raw_epoll_pair);
   register_echo_benchmarks(asio_backend(), make_asio_pair);
   return echo_main(argc, argv, "echo_asio_uring");

@@ -245,8 +245,9 @@ bool IoDriver::start(OpSlot* slot) {
   }
   if (completion_based()) return submit(slot);
 
-  const std::int32_t rc = perform(slot);
-  if (rc != -EAGAIN || source == nullptr) {
+  const bool socket = source != nullptr && on_socket(slot->kind);
+  const std::int32_t rc = !socket ? perform(slot) : readiness_flag(slot) ? attempt(slot) : -EAGAIN;
+  if (rc != -EAGAIN || !socket) {
     slot->result = rc;
     slot->state = OpState::kDone;
     return false;
@@ -731,15 +732,34 @@ void IoDriver::on_ready(IoSource* source, const keel::Readiness& readiness) noex
   // Hold the source: a woken operation's release may drop the last reference.
   ++source->refs;
   const bool any = readiness.failed() || readiness.hangup();
-  if (any || readiness.readable()) run_waiting(source->readers);
-  if (any || readiness.writable()) run_waiting(source->writers);
+  if (any || readiness.readable()) {
+    source->read_ready = true;
+    run_waiting(source->readers);
+  }
+  if (any || readiness.writable()) {
+    source->write_ready = true;
+    run_waiting(source->writers);
+  }
   unref(source);
+}
+
+std::int32_t IoDriver::attempt(OpSlot* slot) noexcept {
+  std::size_t asked = 0;
+  if (slot->kind == OpKind::kRecv) asked = slot->buffer.spare_capacity().size();
+  if (slot->kind == OpKind::kSend) asked = slot->buffer.size() - slot->offset;
+  if (slot->kind == OpKind::kSendBytes || slot->kind == OpKind::kSendZc) asked = slot->bytes.size() - slot->offset;
+  const std::int32_t rc = perform(slot);
+  // Edge-triggered: a short transfer emptied (filled) the socket, so the
+  // next edge is what says there is more.
+  if (rc == -EAGAIN || (rc > 0 && static_cast<std::size_t>(rc) < asked)) readiness_flag(slot) = false;
+  return rc;
 }
 
 void IoDriver::run_waiting(SlotList& list) noexcept {
   while (!list.empty()) {
     OpSlot* slot = list.front();
-    const std::int32_t rc = perform(slot);
+    if (!readiness_flag(slot)) return;  // drained by the one before: the next edge runs it
+    const std::int32_t rc = attempt(slot);
     if (rc == -EAGAIN) return;  // the next edge runs it
     list.remove(slot);
     slot->result = rc;

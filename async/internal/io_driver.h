@@ -167,6 +167,12 @@ struct IoSource {
   std::deque<Leftover> leftovers;
   keel::Watch watch;            // epoll: its readiness watch
   bool watched = false;
+  // epoll: whether a read (write) may find something to do. Cleared when
+  // one found nothing (EAGAIN) or drained the socket (a short read or
+  // write); set by the next readiness edge. A clear flag sends the next
+  // operation straight to waiting, without a system call that would fail.
+  bool read_ready = true;
+  bool write_ready = true;
   IoSource* prev_live = nullptr;  // in the driver's list of sources
   IoSource* next_live = nullptr;
 };
@@ -260,6 +266,15 @@ class IoDriver {
   void resume_held_readers(IoSource* source) noexcept;
   // epoll
   static std::int32_t perform(OpSlot* slot) noexcept;
+  // perform() on a socket, keeping its source's readiness flags.
+  static std::int32_t attempt(OpSlot* slot) noexcept;
+  static bool& readiness_flag(OpSlot* slot) noexcept {
+    return reads(slot->kind) ? slot->source->read_ready : slot->source->write_ready;
+  }
+  static bool on_socket(OpKind kind) noexcept {
+    return kind != OpKind::kReadAt && kind != OpKind::kWriteAt && kind != OpKind::kWriteBytesAt &&
+           kind != OpKind::kFsync && kind != OpKind::kOpen;
+  }
   bool watch(IoSource* source);
   void on_ready(IoSource* source, const keel::Readiness& readiness) noexcept;
   void run_waiting(SlotList& list) noexcept;
