@@ -246,7 +246,7 @@ bool IoDriver::start(OpSlot* slot) {
   if (completion_based()) return submit(slot);
 
   const bool socket = source != nullptr && on_socket(slot->kind);
-  const std::int32_t rc = !socket ? perform(slot) : readiness_flag(slot) ? attempt(slot) : -EAGAIN;
+  const std::int32_t rc = !socket ? perform(slot) : may_progress(slot) ? attempt(slot) : -EAGAIN;
   if (rc != -EAGAIN || !socket) {
     slot->result = rc;
     slot->state = OpState::kDone;
@@ -732,6 +732,7 @@ void IoDriver::on_ready(IoSource* source, const keel::Readiness& readiness) noex
   // Hold the source: a woken operation's release may drop the last reference.
   ++source->refs;
   const bool any = readiness.failed() || readiness.hangup();
+  if (any) source->hung_up = true;
   if (any || readiness.readable()) {
     source->read_ready = true;
     run_waiting(source->readers);
@@ -751,14 +752,16 @@ std::int32_t IoDriver::attempt(OpSlot* slot) noexcept {
   const std::int32_t rc = perform(slot);
   // Edge-triggered: a short transfer emptied (filled) the socket, so the
   // next edge is what says there is more.
-  if (rc == -EAGAIN || (rc > 0 && static_cast<std::size_t>(rc) < asked)) readiness_flag(slot) = false;
+  if (rc == -EAGAIN || (rc > 0 && static_cast<std::size_t>(rc) < asked)) {
+    (reads(slot->kind) ? slot->source->read_ready : slot->source->write_ready) = false;
+  }
   return rc;
 }
 
 void IoDriver::run_waiting(SlotList& list) noexcept {
   while (!list.empty()) {
     OpSlot* slot = list.front();
-    if (!readiness_flag(slot)) return;  // drained by the one before: the next edge runs it
+    if (!may_progress(slot)) return;  // drained by the one before: the next edge runs it
     const std::int32_t rc = attempt(slot);
     if (rc == -EAGAIN) return;  // the next edge runs it
     list.remove(slot);

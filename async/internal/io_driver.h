@@ -173,6 +173,9 @@ struct IoSource {
   // operation straight to waiting, without a system call that would fail.
   bool read_ready = true;
   bool write_ready = true;
+  // epoll: the peer hung up or the socket has an error; no edge may follow,
+  // so every operation tries its call (which ends with 0 or the error).
+  bool hung_up = false;
   IoSource* prev_live = nullptr;  // in the driver's list of sources
   IoSource* next_live = nullptr;
 };
@@ -268,8 +271,9 @@ class IoDriver {
   static std::int32_t perform(OpSlot* slot) noexcept;
   // perform() on a socket, keeping its source's readiness flags.
   static std::int32_t attempt(OpSlot* slot) noexcept;
-  static bool& readiness_flag(OpSlot* slot) noexcept {
-    return reads(slot->kind) ? slot->source->read_ready : slot->source->write_ready;
+  static bool may_progress(const OpSlot* slot) noexcept {
+    const IoSource& s = *slot->source;
+    return s.hung_up || (reads(slot->kind) ? s.read_ready : s.write_ready);
   }
   static bool on_socket(OpKind kind) noexcept {
     return kind != OpKind::kReadAt && kind != OpKind::kWriteAt && kind != OpKind::kWriteBytesAt &&
