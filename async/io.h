@@ -14,17 +14,23 @@
 // kernel (abort, timeout, scope exit) leaves the operation to the runtime,
 // which keeps its buffer until the kernel is done; bytes that recv then
 // receives go to the next recv on the same stream, and an fd accepted or
-// opened for a task that is gone is closed. So timeout(d, s.recv(...)) in a
-// loop reads the peer's byte stream exactly.
+// opened for a task that is gone is closed. So a loop of
+// timeout(d, recv_some(s, buf)) reads the peer's byte stream exactly —
+// timeout() takes a Task, so the recv goes in a coroutine function of its
+// own (recv_some). A send cut short may have sent part of its bytes, and
+// how many is not reported.
 //
-// On io_uring each operation is one submission on the World's ring; when
-// the World's poll source runs on epoll, the same calls run as readiness
-// plus non-blocking system calls (files: plain pread/pwrite). Objects are
-// made and used on a runtime's thread; the destructor closes the fd.
+// On io_uring each operation is one submission on the runtime's ring (the
+// World's, when it has one); when that ring runs on epoll, the same calls
+// run as readiness plus non-blocking system calls (files: plain
+// pread/pwrite, which block the thread while they run). Objects are made
+// and used on a runtime's thread; the destructor closes the fd. Past
+// RuntimeOptions::max_io_operations in progress, an operation fails with
+// ENOBUFS, its buffer back.
 //
 // Not for: blocking work (a task that blocks stops the thread's loop), or
 // sharing one stream between tasks that read at once (reads are not
-// ordered among themselves).
+// ordered among themselves). See docs/io.md.
 #pragma once
 
 #include <cstddef>
@@ -251,19 +257,24 @@ class AcceptStream {
 // Received bytes as a stream of buffers from a BufferPool: on io_uring one
 // multishot recv (IORING_OP_RECV with a provided-buffer ring the pool lends
 // buffers to) serves every read — no submission per read; on epoll one
-// recv per next(). At most `quota` filled buffers wait to be taken: past
-// it the multishot is stopped, and armed again as they are taken, so a
-// fast peer is held back by TCP instead of growing memory. When the pool
-// runs dry the kernel ends the multishot (ENOBUFS); next() waits for a
-// buffer to come back and arms it again — no error reaches the caller.
+// recv per next(). When `quota` filled buffers wait to be taken the
+// multishot is stopped, and armed again as they are taken, so a fast peer
+// is held back by TCP instead of growing memory (completions already under
+// way when it stops still queue: the pool is the hard bound). When the
+// pool runs dry the kernel ends the multishot (ENOBUFS); next() waits for
+// a buffer to come back and arms it again — no error reaches the caller.
+// On io_uring the stream lends the kernel every free buffer of its pool:
+// give each RecvStream a pool of its own, or a second one on the same
+// pool waits until the first one's peer sends.
 //
 //   keel::BufferPool pool(16 * 1024, 64);
 //   auto rx = stream.recv_stream(pool);
 //   for (;;) { auto b = co_await rx.next(); if (!b || b->size() == 0) break; use(b->view()); }
 //
 // Bytes received for a stream that goes are kept for the next recv on the
-// TcpStream. The stream and the pool must outlive the RecvStream; do not
-// mix it with recv() on the same TcpStream while it runs.
+// TcpStream. The stream and the pool must outlive the RecvStream, and the
+// stream must not move meanwhile; do not mix it with recv() on the same
+// TcpStream while it runs.
 class RecvStream {
  public:
   RecvStream(RecvStream&& other) noexcept
@@ -305,7 +316,7 @@ class TcpListener {
   // listener stays usable, and accepts again once fds are free.
   AcceptOp accept();
   // Connections as a stream (multishot on io_uring); see AcceptStream.
-  // The listener must outlive the stream.
+  // The listener must outlive the stream, and not move meanwhile.
   AcceptStream incoming(std::size_t quota = 64);
 
   SocketAddr local_addr() const;
