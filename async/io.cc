@@ -284,7 +284,7 @@ RecvStream TcpStream::recv_stream(BufferPool& pool, std::size_t quota) {
 }
 
 RecvStream::RecvStream(TcpStream& stream, BufferPool& pool, internal::IoDriver& driver, std::size_t quota)
-    : stream_(&stream), pool_(&pool), driver_(&driver), source_(stream.source_.get()) {
+    : pool_(&pool), driver_(&driver), source_(stream.source_.get()) {
   internal::IoDriver::ref(source_);
   // Without a ring (epoll, or the kernel refused one) next() reads one buffer at a time.
   if (driver.completion_based()) slot_ = driver.open_recv_multishot(source_, pool, quota);
@@ -301,12 +301,20 @@ Task<std::expected<Buffer, std::error_code>> RecvStream::next() {
   internal::OpSlot* slot = slot_;
   if (slot == nullptr || !source_->leftovers.empty()) {
     Buffer buffer = co_await pool_->acquire();
-    auto [n, b] = co_await stream_->recv(std::move(buffer));
+    OpInput in;
+    in.kind = OpKind::kRecv;
+    in.source = source_;
+    in.buffer = std::move(buffer);
+    auto [n, b] = co_await BufferOp(*driver_, std::move(in));
     if (!n) co_return std::unexpected(n.error());
     co_return std::move(b);
   }
   while (slot->items.empty()) {
-    if (slot->finished) co_return Buffer();  // the end came already
+    // The end came already: end of stream, or the error that ended it.
+    if (slot->finished) {
+      if (slot->result < 0) co_return std::unexpected(internal::errno_code(-slot->result));
+      co_return Buffer();
+    }
     if (driver_->top_up(slot) == 0) {
       // Every buffer of the pool is out: wait for one to come back.
       Buffer back = co_await pool_->acquire();
@@ -361,16 +369,15 @@ AcceptStream TcpListener::incoming(std::size_t quota) {
 // --- AcceptStream --------------------------------------------------------------
 
 AcceptStream::AcceptStream(TcpListener& listener, internal::IoDriver& driver, std::size_t quota)
-    : listener_(&listener), driver_(&driver) {
+    : driver_(&driver), source_(listener.source_.get()) {
+  internal::IoDriver::ref(source_);
   if (!driver.completion_based()) return;
   slot_ = driver.acquire();
   if (slot_ == nullptr) return;  // no slot free: next() accepts one at a time
   slot_->kind = OpKind::kAcceptMulti;
   slot_->state = internal::OpState::kIdle;
   slot_->quota = static_cast<std::uint32_t>(std::max<std::size_t>(quota, 1));
-  slot_->source = listener.source_.get();
-  ++slot_->source->refs;
-  source_ = listener.source_.get();
+  slot_->source = source_;
   internal::IoDriver::ref(source_);
 }
 
@@ -383,7 +390,12 @@ AcceptStream::~AcceptStream() {
 
 
 Task<std::expected<TcpStream, std::error_code>> AcceptStream::next() {
-  if (slot_ == nullptr) co_return co_await listener_->accept();
+  if (slot_ == nullptr) {
+    OpInput in;
+    in.kind = OpKind::kAccept;
+    in.source = source_;
+    co_return co_await AcceptOp(*driver_, std::move(in));
+  }
   if (source_->driver == nullptr) throw std::logic_error("keel: AcceptStream::next() after its runtime was destroyed");
   internal::OpSlot* slot = slot_;
   while (slot->items.empty()) {

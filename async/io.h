@@ -230,8 +230,7 @@ class TcpListener;
 class AcceptStream {
  public:
   AcceptStream(AcceptStream&& other) noexcept
-      : listener_(other.listener_),
-        driver_(other.driver_),
+      : driver_(other.driver_),
         source_(std::exchange(other.source_, nullptr)),
         slot_(std::exchange(other.slot_, nullptr)) {}
   AcceptStream& operator=(AcceptStream&&) = delete;
@@ -248,7 +247,6 @@ class AcceptStream {
   friend class TcpListener;
   AcceptStream(TcpListener& listener, internal::IoDriver& driver, std::size_t quota);
 
-  TcpListener* listener_;
   internal::IoDriver* driver_;
   internal::IoSource* source_ = nullptr;  // a reference: tells whether the runtime is still there
   internal::OpSlot* slot_ = nullptr;      // io_uring: the multishot accept's
@@ -278,8 +276,7 @@ class AcceptStream {
 class RecvStream {
  public:
   RecvStream(RecvStream&& other) noexcept
-      : stream_(other.stream_),
-        pool_(other.pool_),
+      : pool_(other.pool_),
         driver_(other.driver_),
         source_(std::exchange(other.source_, nullptr)),
         slot_(std::exchange(other.slot_, nullptr)) {}
@@ -296,7 +293,6 @@ class RecvStream {
   friend class TcpStream;
   RecvStream(TcpStream& stream, BufferPool& pool, internal::IoDriver& driver, std::size_t quota);
 
-  TcpStream* stream_;
   BufferPool* pool_;
   internal::IoDriver* driver_;
   internal::IoSource* source_ = nullptr;

@@ -398,7 +398,7 @@ void IoDriver::settle_item(OpSlot* slot, MultishotItem& item) noexcept {
 
 bool IoDriver::arm(OpSlot* slot) {
   if (slot->in_kernel || slot->finished || slot->items.size() >= slot->quota) return true;
-  if (slot->provided && slot->provided->free_ids.size() == slot->provided->entries) return true;  // nothing lent
+  if (slot->provided && slot->provided->free_ids.size() == slot->provided->most_lent) return true;  // nothing lent
   return submit(slot);
 }
 
@@ -411,7 +411,9 @@ OpSlot* IoDriver::open_recv_multishot(IoSource* source, keel::BufferPool& pool, 
   auto ring = std::make_unique<ProvidedRing>();
   ring->pool = &pool;
   ring->entries = 1;
-  const std::size_t want = std::min<std::size_t>(std::max<std::size_t>(pool.size(), 1), 32768);
+  // Lends at most `quota` buffers: with as many filled ones queued, a
+  // stream holds at most twice its quota, and streams can share a pool.
+  const std::size_t want = std::min<std::size_t>(std::max<std::size_t>(quota, 1), 32768);
   while (ring->entries < want) ring->entries *= 2;
   ring->ring_bytes = ring->entries * sizeof(io_uring_buf);
   void* memory = ::mmap(nullptr, ring->ring_bytes, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
@@ -445,7 +447,8 @@ OpSlot* IoDriver::open_recv_multishot(IoSource* source, keel::BufferPool& pool, 
     return nullptr;
   }
   ring->lent.resize(ring->entries);
-  for (unsigned id = ring->entries; id-- > 0;) ring->free_ids.push_back(static_cast<std::uint16_t>(id));
+  ring->most_lent = static_cast<unsigned>(want);
+  for (unsigned id = ring->most_lent; id-- > 0;) ring->free_ids.push_back(static_cast<std::uint16_t>(id));
   slot->kind = OpKind::kRecvMulti;
   slot->state = OpState::kIdle;
   slot->quota = static_cast<std::uint32_t>(std::max<std::size_t>(quota, 1));
@@ -475,7 +478,7 @@ std::size_t IoDriver::top_up(OpSlot* slot) noexcept {
     if (!b) break;
     lend(slot, std::move(*b));
   }
-  return r.entries - r.free_ids.size();
+  return r.most_lent - r.free_ids.size();
 }
 
 void IoDriver::close_ring(OpSlot* slot) noexcept {
@@ -502,6 +505,7 @@ void IoDriver::complete_multishot(OpSlot* slot, const keel::internal::Completion
   if (slot->kind == OpKind::kRecvMulti && !more && (completion.result == 0 || (completion.result < 0 &&
       completion.result != -ECANCELED && completion.result != -ENOBUFS))) {
     slot->finished = true;  // end of stream, or an error: not armed again
+    slot->result = completion.result;
   }
   if (completion.result == -ENOBUFS) ++counters_.ring_ran_dry;
   if (slot->owner_gone) {

@@ -92,6 +92,7 @@ struct ProvidedRing {
   io_uring_buf_ring* ring = nullptr;  // shared with the kernel (mmap'd)
   std::size_t ring_bytes = 0;
   unsigned entries = 0;                // a power of two
+  unsigned most_lent = 0;              // buffer ids in use: the stream's quota, at most `entries`
   std::uint16_t group = 0;
   std::vector<keel::Buffer> lent;      // by buffer id; empty when not lent
   std::vector<std::uint16_t> free_ids;
