@@ -68,8 +68,13 @@ IoDriver::IoDriver(Uring& uring, std::size_t max_operations)
 IoDriver::~IoDriver() {
   shutdown();
   ops_.set_sink(nullptr, nullptr);
-  // Objects that outlive the runtime close their fds themselves.
-  for (IoSource* s = live_; s != nullptr; s = s->next_live) s->driver = nullptr;
+  // Objects that outlive the runtime close their fds themselves. Their
+  // epoll watches go now: the handlers name this driver, and a watch left
+  // behind would keep the fd's number from being watched again once closed.
+  for (IoSource* s = live_; s != nullptr; s = s->next_live) {
+    s->driver = nullptr;
+    if (std::exchange(s->watched, false)) uring_->unwatch(s->watch);
+  }
 }
 
 IoDriver& IoDriver::current(const char* operation) {
