@@ -711,6 +711,11 @@ void IoDriver::shutdown() noexcept {
   while (in_kernel_ > 0 && std::chrono::steady_clock::now() < give_up) {
     if (ops_.reap(std::chrono::milliseconds(100)) < 0) break;
   }
+  // Multishot slots out of the kernel belong to streams that outlive the
+  // runtime: settled now (queued fds closed, rings unregistered and unmapped).
+  for (const auto& chunk : chunks_) {
+    for (std::size_t i = 0; i < kChunk; ++i) if (chunk[i].state == OpState::kIdle) release(&chunk[i]);
+  }
   if (in_kernel_ > 0) {
     for (auto& chunk : chunks_) static_cast<void>(chunk.release());
   }
