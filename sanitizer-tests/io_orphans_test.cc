@@ -309,10 +309,17 @@ TEST_P(IoOrphans, AnAbandonedZeroCopySendKeepsItsBytesUntilTheNotification) {
     ASSERT_EQ(::setsockopt(client.fd(), SOL_SOCKET, SO_SNDBUF, &small, sizeof small), 0);
     const bool pooled = round % 2 == 0;
     const std::string data = pattern(static_cast<std::size_t>(round) * 101, kBytes);
+    // Filled until it stays full for a while: the send then waits.
     std::size_t filled = 0;
-    for (ssize_t n; filled < kBytes && (n = ::send(client.fd(), data.data() + filled, std::min<std::size_t>(4096, kBytes - filled),
-                                                   MSG_DONTWAIT | MSG_NOSIGNAL)) > 0;) {
-      filled += static_cast<std::size_t>(n);
+    while (filled < kBytes) {
+      const ssize_t n = ::send(client.fd(), data.data() + filled, std::min<std::size_t>(4096, kBytes - filled),
+                               MSG_DONTWAIT | MSG_NOSIGNAL);
+      if (n > 0) {
+        filled += static_cast<std::size_t>(n);
+        continue;
+      }
+      pollfd writable{client.fd(), POLLOUT, 0};
+      if (::poll(&writable, 1, 5) == 0) break;
     }
     ASSERT_LT(filled, kBytes);
     Buffer b = pooled ? pool.try_acquire().value() : Buffer(kBytes);
@@ -322,8 +329,12 @@ TEST_P(IoOrphans, AnAbandonedZeroCopySendKeepsItsBytesUntilTheNotification) {
       co_return co_await s.send_zc(std::move(bytes));
     }(client, std::move(rest)));
     for (int t = 0; t <= round % 4; ++t) rt().tick(0ms);
-    ASSERT_FALSE(sending.is_finished()) << "the peer reads nothing yet: the send cannot have ended";
-    sending.abort();  // the slot's reference is now the only one
+    if (sending.is_finished()) {
+      // The connection drained enough for a short send: nothing was abandoned this round.
+      auto [n, back] = rt().block_on([](JoinHandle<IoResult<Bytes>>& h) -> Task<IoResult<Bytes>> { co_return co_await h; }(sending));
+      EXPECT_TRUE(n.has_value());
+    }
+    sending.abort();  // the slot's reference, if the send is still on, is now the only one
     // The peer reads while the slot settles.
     std::string received;
     ASSERT_TRUE(turn_until([&] {
