@@ -214,7 +214,7 @@ TEST(IoSlotsUring, CompletionsForAnOldGenerationAFreeSlotOrAnUnmadeSlotAreIgnore
 
 // Thousands of recvs aborted while in the kernel (or still queued for it),
 // each followed at once by another recv that takes a free slot — often the
-// one the previous round's orphan just gave back, under a new generation.
+// one the previous round's orphan just gave back, under its next generation.
 // Every byte the peer sends reaches exactly one recv, in order: a
 // completion taken for a later operation in the same slot would lose or
 // repeat bytes, and a buffer freed before its final completion is written

@@ -50,7 +50,7 @@ class [[nodiscard]] IoOp {
   IoOp(IoDriver& driver, OpInput input) noexcept : driver_(&driver), input_(std::move(input)) {}
   IoOp(IoOp&& other) noexcept
       : driver_(other.driver_), slot_(std::exchange(other.slot_, nullptr)), input_(std::move(other.input_)) {
-    other.input_.owns_source = false;  // the source goes with the move: closed once, by its new owner
+    other.input_.owns_source = false;  // the source goes with the move: closed once, by the op it moved to
   }
   IoOp(const IoOp&) = delete;
   IoOp& operator=(const IoOp&) = delete;
