@@ -68,8 +68,16 @@ IoDriver::IoDriver(Uring& uring, std::size_t max_operations)
 IoDriver::~IoDriver() {
   shutdown();
   ops_.set_sink(nullptr, nullptr);
-  // Objects that outlive the runtime close their fds themselves.
-  for (IoSource* s = live_; s != nullptr; s = s->next_live) s->driver = nullptr;
+  // Objects that outlive the runtime close their fds themselves. Their
+  // epoll watches go now: the handlers name this driver, and a watch left
+  // behind would keep the fd's number from being watched again once closed.
+  // SAFETY: live_ lists exactly the sources not yet freed (unref unlinks a
+  // source while its driver is set); once their driver is null nothing
+  // walks these links again, and each source is freed by its last holder.
+  for (IoSource* s = live_; s != nullptr; s = s->next_live) {
+    s->driver = nullptr;
+    if (std::exchange(s->watched, false)) uring_->unwatch(s->watch);
+  }
 }
 
 IoDriver& IoDriver::current(const char* operation) {
@@ -98,6 +106,9 @@ void IoDriver::close_source(IoSource* source) noexcept {
   IoDriver* driver = source->driver;
   if (driver == nullptr) {
     // The runtime is gone, and with it every operation.
+    // SAFETY: no slot names the source any more (shutdown released them,
+    // or leaked them with their references when the kernel never
+    // answered), so only streams and this object hold it.
     if (source->fd >= 0) ::close(source->fd);
     source->fd = -1;
     unref(source);
@@ -122,6 +133,9 @@ void IoDriver::close_source(IoSource* source) noexcept {
   // the ring after them: the fd number cannot be reused by the process
   // before the cancels have found their operations.
   bool closed_by_ring = false;
+  // SAFETY: submit_cancel only queues an SQE (a full SQ is submitted, and
+  // what that harvests waits for the next poll's dispatch), so no slot
+  // leaves the in-flight list while it is walked.
   for (OpSlot* s = source->in_flight.front(); s != nullptr; s = s->next) driver->submit_cancel(s);
   if (!source->in_flight.empty()) {
     if (io_uring_sqe* sqe = driver->ops_.sqe()) {
@@ -137,6 +151,9 @@ void IoDriver::close_source(IoSource* source) noexcept {
 }
 
 void IoDriver::unref(IoSource* source) noexcept {
+  // SAFETY: refs counts every holder — the object, each slot naming the
+  // source, each stream — so at 0 nothing can reach it; it is on the
+  // driver's live list exactly while its driver is set.
   if (--source->refs != 0) return;
   if (IoDriver* driver = source->driver) {
     if (source->prev_live != nullptr) {
@@ -152,6 +169,9 @@ void IoDriver::unref(IoSource* source) noexcept {
 OpSlot* IoDriver::acquire() {
   if (in_use_ >= max_operations_) return nullptr;
   if (free_ == nullptr) {
+    // SAFETY: a chunk is a heap array that lives as long as the driver;
+    // growing chunks_ moves the unique_ptrs, never the slots, so the
+    // addresses the kernel, IoOps, streams and lists hold stay valid.
     auto chunk = std::make_unique<OpSlot[]>(kChunk);
     for (std::size_t i = kChunk; i-- > 0;) {
       chunk[i].index = static_cast<std::uint32_t>(made_ + i);
@@ -171,6 +191,12 @@ OpSlot* IoDriver::acquire() {
 }
 
 void IoDriver::release(OpSlot* slot) noexcept {
+  // SAFETY: called only when the kernel owes the slot no completion (never
+  // submitted, or its final completion came: in_kernel is false) and the
+  // slot is in no list; its buffers can go. The generation moves on before
+  // the slot is reusable, so a completion naming the operation that held it
+  // is not taken for the next (on_completion). The source's reference goes
+  // last: it may free the source, which nothing here touches afterwards.
   IoSource* source = std::exchange(slot->source, nullptr);
   slot->buffer = keel::Buffer();
   slot->bytes = keel::Bytes();
@@ -208,6 +234,8 @@ bool IoDriver::take_leftover(OpSlot* slot) noexcept {
   const std::string_view have = first.data.view();
   std::span<std::byte> room = slot->buffer.spare_capacity();
   const std::size_t n = std::min(have.size(), room.size());
+  // SAFETY: n fits both the leftover and the buffer's spare capacity, and
+  // a SocketAddr's native_size() fits sockaddr_storage.
   std::memcpy(room.data(), have.data(), n);
   slot->buffer.commit(n);
   if (slot->kind == OpKind::kRecvFrom) {
@@ -382,6 +410,9 @@ void IoDriver::finish(OpSlot* slot) noexcept {
 }
 
 keel::Bytes IoDriver::take_bytes(OpSlot* slot) noexcept {
+  // SAFETY: while the kernel may read the bytes (send_zc before its
+  // notification), the slot keeps a reference of its own, released with
+  // the slot when the notification comes.
   if (slot->notification_pending) return slot->bytes;  // a reference: the slot keeps its own
   return std::move(slot->bytes);
 }
@@ -461,6 +492,11 @@ OpSlot* IoDriver::open_recv_multishot(IoSource* source, keel::BufferPool& pool, 
 void IoDriver::lend(OpSlot* slot, keel::Buffer buffer) noexcept {
   ProvidedRing& r = *slot->provided;
   if (r.free_ids.empty()) return;  // the ring is full: the buffer goes back to the pool
+  // SAFETY: a free id is in no ring entry the kernel may read, so the entry
+  // written is past the kernel's head, published by the release store of
+  // the tail (io_uring_buf_ring_advance). Only the Buffer's handle moves into
+  // `lent`; its bytes stay where the kernel was told they are, and the
+  // Buffer stays there until a completion names its id or close_ring().
   buffer.clear();
   const std::uint16_t id = r.free_ids.back();
   r.free_ids.pop_back();
@@ -482,6 +518,9 @@ std::size_t IoDriver::top_up(OpSlot* slot) noexcept {
 }
 
 void IoDriver::close_ring(OpSlot* slot) noexcept {
+  // SAFETY: only from release(), when the multishot is out of the kernel.
+  // Once unregistered, the kernel neither reads the ring nor picks its
+  // buffers: the ring is unmapped, then the lent Buffers given back.
   ProvidedRing& r = *slot->provided;
   io_uring_unregister_buf_ring(&ops_.ring(), r.group);
   ::munmap(r.ring, r.ring_bytes);
@@ -494,6 +533,9 @@ void IoDriver::complete_multishot(OpSlot* slot, const keel::internal::Completion
   MultishotItem item{completion.result, keel::Buffer()};
   if (slot->provided && (completion.cqe_flags & IORING_CQE_F_BUFFER) != 0) {
     // The kernel filled this lent buffer: it is ours again.
+    // SAFETY: the id is the kernel's word; it is taken only when it names an
+    // entry of this ring that holds a lent Buffer, which the kernel no
+    // longer touches once it reported it.
     const auto id = static_cast<std::uint16_t>(completion.cqe_flags >> IORING_CQE_BUFFER_SHIFT);
     ProvidedRing& r = *slot->provided;
     if (id < r.entries && r.lent[id].capacity() > 0) {
@@ -553,6 +595,8 @@ void IoDriver::drop_multishot(OpSlot* slot) noexcept {
     release(slot);
     return;
   }
+  // SAFETY: as for abandon(): the slot, its ring and its lent buffers stay
+  // until the final completion, which releases the slot.
   slot->owner_gone = true;
   // Reads on the fd wait for its last completion, whose bytes come first.
   if (slot->kind == OpKind::kRecvMulti && slot->source != nullptr) ++slot->source->orphaned_reads;
@@ -566,6 +610,8 @@ void IoDriver::abandon(OpSlot* slot) noexcept {
   }
   switch (slot->state) {
     case OpState::kInFlight:
+      // SAFETY: the slot, and the memory it owns, stays until the final
+      // completion settles it; only the task's claim on the result ends.
       slot->state = OpState::kOrphaned;
       if (slot->source != nullptr && reads(slot->kind)) ++slot->source->orphaned_reads;
       submit_cancel(slot);
@@ -588,6 +634,10 @@ void IoDriver::abandon(OpSlot* slot) noexcept {
 }
 
 void IoDriver::on_completion(void* self, const keel::internal::Completion& completion) {
+  // SAFETY: `self` is the driver set_sink() was given; its destructor takes
+  // the sink back. A completion is this slot's only when its index is one
+  // of the slots made, its generation the slot's, and the kernel still has
+  // the slot: a completion for a released slot (reused or not) is dropped.
   auto* driver = static_cast<IoDriver*>(self);
   const std::uint32_t index = keel::internal::user_data_index(completion.user_data);
   if (index >= driver->made_) return;
@@ -655,6 +705,7 @@ void IoDriver::settle_orphan(OpSlot* slot) noexcept {
     case OpKind::kRecvFrom:
       if (result > 0 && source != nullptr && source->open) {
         Leftover kept{std::move(slot->buffer), SocketAddr()};
+        // SAFETY: addr holds the sender the kernel wrote, addr_len bytes of it.
         if (slot->kind == OpKind::kRecvFrom) {
           kept.from = SocketAddr::from_native(reinterpret_cast<const sockaddr*>(&slot->addr), slot->addr_len);
         }
@@ -713,7 +764,14 @@ void IoDriver::shutdown() noexcept {
   while (in_kernel_ > 0 && std::chrono::steady_clock::now() < give_up) {
     if (ops_.reap(std::chrono::milliseconds(100)) < 0) break;
   }
+  // Multishot slots out of the kernel belong to streams that outlive the
+  // runtime: settled now (queued fds closed, rings unregistered and unmapped).
+  for (const auto& chunk : chunks_) {
+    for (std::size_t i = 0; i < kChunk; ++i) if (chunk[i].state == OpState::kIdle) release(&chunk[i]);
+  }
   if (in_kernel_ > 0) {
+    // SAFETY: the kernel may still write into these slots' buffers: leaked,
+    // never freed (with the sources their slots hold).
     for (auto& chunk : chunks_) static_cast<void>(chunk.release());
   }
 }
@@ -722,6 +780,9 @@ void IoDriver::shutdown() noexcept {
 
 bool IoDriver::watch(IoSource* source) {
   const keel::Events interest = keel::Readable | keel::Writable | keel::ReadHangup;
+  // SAFETY: the handler names this driver and the source; the watch is
+  // removed before either goes (close_source before it drops the object's
+  // reference, ~IoDriver for sources that outlive it).
   auto watched = uring_->try_watch(source->fd, interest, [this, source](const keel::Readiness& r) { on_ready(source, r); });
   if (!watched) {
     errno = watched.error().value();
@@ -776,6 +837,9 @@ void IoDriver::run_waiting(SlotList& list) noexcept {
 }
 
 std::int32_t IoDriver::perform(OpSlot* slot) noexcept {
+  // SAFETY: the buffers and addresses passed are the slot's own, used by
+  // calls that return before this does; addr is a sockaddr_storage, large
+  // enough for any address the kernel writes (addr_len says how much).
   const int fd = slot->source != nullptr ? slot->source->fd : -1;
   auto rc = [](long n) -> std::int32_t {
     if (n >= 0) return static_cast<std::int32_t>(n);

@@ -49,11 +49,15 @@ class [[nodiscard]] IoOp {
  public:
   IoOp(IoDriver& driver, OpInput input) noexcept : driver_(&driver), input_(std::move(input)) {}
   IoOp(IoOp&& other) noexcept
-      : driver_(other.driver_), slot_(std::exchange(other.slot_, nullptr)), input_(std::move(other.input_)) {}
+      : driver_(other.driver_), slot_(std::exchange(other.slot_, nullptr)), input_(std::move(other.input_)) {
+    other.input_.owns_source = false;  // the source goes with the move: closed once, by the op it moved to
+  }
   IoOp(const IoOp&) = delete;
   IoOp& operator=(const IoOp&) = delete;
   IoOp& operator=(IoOp&&) = delete;
   ~IoOp() {
+    // SAFETY: abandon() keeps the slot, and what it owns, until the kernel
+    // is done with it; only this awaiter's claim on the result ends.
     if (slot_ != nullptr) driver_->abandon(slot_);
     if (input_.owns_source) IoDriver::close_source(std::exchange(input_.source, nullptr));
   }
@@ -79,6 +83,7 @@ class [[nodiscard]] IoOp {
     slot->bytes = std::move(input_.bytes);
     slot->offset = input_.offset;
     if (input_.addr.native_size() > 0) {
+      // SAFETY: a SocketAddr's native_size() fits sockaddr_storage.
       std::memcpy(&slot->addr, input_.addr.native(), input_.addr.native_size());
       slot->addr_len = input_.addr.native_size();
     }
@@ -96,6 +101,7 @@ class [[nodiscard]] IoOp {
     OpSlot* slot = std::exchange(slot_, nullptr);
     input_.buffer = std::move(slot->buffer);
     input_.bytes = IoDriver::take_bytes(slot);
+    // SAFETY: addr holds addr_len bytes of an address the kernel (or the caller) wrote.
     if (slot->addr_len > 0) input_.addr = SocketAddr::from_native(reinterpret_cast<const sockaddr*>(&slot->addr), slot->addr_len);
     const std::int32_t rc = slot->result;
     driver_->finish(slot);

@@ -29,6 +29,8 @@ class UringOperations {
  public:
   using Sink = void (*)(void* context, const Completion& completion);
 
+  // SAFETY: backend_kind_ names the backend the Uring made, so the cast is
+  // to its real type; the backend lives as long as the Uring.
   explicit UringOperations(Uring& uring) noexcept
       : uring_(&uring),
         ring_(uring.backend_kind_ == Backend::IoUring ? static_cast<RingBackend*>(uring.backend_.get()) : nullptr) {}
@@ -60,6 +62,12 @@ class UringOperations {
     const std::size_t first = u.cursor_;
     if (const BackendFailure failure = u.backend_->wait(u.ready_, timeout)) return -failure.error;
     int delivered = 0;
+    // SAFETY: the sink may add to ready_ (a full SQ submitted while it
+    // settles an operation harvests), which may move its storage: an entry
+    // is copied and marked delivered before the sink runs, and the loop
+    // indexes ready_ again after it. From `first` on, no poll has
+    // dispatched the entries: their operations go to the sink here, every
+    // other kind stays for the next poll.
     for (std::size_t i = first; i < u.ready_.size(); ++i) {
       Completion& c = u.ready_[i];
       if (user_data_kind(c.user_data) != CompletionKind::kOperation) continue;
