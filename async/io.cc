@@ -299,7 +299,10 @@ RecvStream::~RecvStream() {
 Task<std::expected<Buffer, std::error_code>> RecvStream::next() {
   if (source_->driver == nullptr) throw std::logic_error("keel: RecvStream::next() after its runtime was destroyed");
   internal::OpSlot* slot = slot_;
-  if (slot == nullptr || !source_->leftovers.empty()) {
+  // Bytes kept from abandoned reads, or a read of an earlier stream still
+  // in the kernel: a plain recv, which waits for that read and takes the
+  // kept bytes first, keeps the byte order.
+  if (slot == nullptr || !source_->leftovers.empty() || source_->orphaned_reads > 0) {
     Buffer buffer = co_await pool_->acquire();
     OpInput in;
     in.kind = OpKind::kRecv;

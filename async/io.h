@@ -188,7 +188,7 @@ class TcpStream {
   // longer reads them, which may come after this operation's result.
   BytesOp send_zc(Bytes bytes);
   // Received bytes as buffers from `pool` (multishot on io_uring); see
-  // RecvStream. The pool and this stream must outlive it.
+  // RecvStream. The pool must outlive it.
   RecvStream recv_stream(BufferPool& pool, std::size_t quota = 16);
   // Sends every byte, in as many sends as it takes; the count is all of
   // them, or the error of the send that failed (the bytes sent before it
@@ -261,17 +261,18 @@ class AcceptStream {
 // way when it stops still queue: the pool is the hard bound). When the
 // pool runs dry the kernel ends the multishot (ENOBUFS); next() waits for
 // a buffer to come back and arms it again — no error reaches the caller.
-// On io_uring the stream lends the kernel every free buffer of its pool:
-// give each RecvStream a pool of its own, or a second one on the same
-// pool waits until the first one's peer sends.
+// The kernel is lent at most `quota` buffers, so one stream holds at most
+// about twice its quota, and streams whose quotas add up to the pool's
+// size can share it.
 //
 //   keel::BufferPool pool(16 * 1024, 64);
 //   auto rx = stream.recv_stream(pool);
 //   for (;;) { auto b = co_await rx.next(); if (!b || b->size() == 0) break; use(b->view()); }
 //
 // Bytes received for a stream that goes are kept for the next recv on the
-// TcpStream. The stream and the pool must outlive the RecvStream, and the
-// stream must not move meanwhile; do not mix it with recv() on the same
+// TcpStream. The pool must outlive the RecvStream; the TcpStream may move
+// (the RecvStream holds its fd's state, not the object), and closing it
+// ends the RecvStream's reads. Do not mix it with recv() on the same
 // TcpStream while it runs.
 class RecvStream {
  public:
@@ -312,7 +313,7 @@ class TcpListener {
   // listener stays usable, and accepts again once fds are free.
   AcceptOp accept();
   // Connections as a stream (multishot on io_uring); see AcceptStream.
-  // The listener must outlive the stream, and not move meanwhile.
+  // The listener may move; closing it ends the stream's accepts.
   AcceptStream incoming(std::size_t quota = 64);
 
   SocketAddr local_addr() const;

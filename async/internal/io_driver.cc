@@ -751,9 +751,8 @@ void IoDriver::shutdown() noexcept {
       const bool multishot = slot->kind == OpKind::kAcceptMulti || slot->kind == OpKind::kRecvMulti;
       if (slot->state == OpState::kInFlight && !multishot) {
         abandon(slot);
-      } else if (slot->in_kernel && !slot->notification_pending) {
-        slot->owner_gone = true;
-        submit_cancel(slot);
+      } else if (multishot && slot->in_kernel && !slot->owner_gone) {
+        drop_multishot(slot);  // its queued results settled now, the rest at its final completion
       }
     }
   }

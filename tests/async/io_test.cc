@@ -623,6 +623,45 @@ TEST_P(Io, RecvStreamDroppedMidStreamHandsItsBytesToTheNextRecv) {
   EXPECT_EQ(got, kTotal);
 }
 
+// Two streams share one pool: each lends at most its quota, so neither
+// takes every buffer from the other; and the TcpStreams move meanwhile.
+TEST_P(Io, RecvStreamsShareAPoolAndOutliveAMoveOfTheirStream) {
+  constexpr std::size_t kTotal = std::size_t{1} << 20;
+  const std::size_t got = rt().block_on([]() -> Task<std::size_t> {
+    auto [server_a, client_a] = co_await connected_pair();
+    auto [server_b, client_b] = co_await connected_pair();
+    auto writer_a = keel::async::spawn(stream_pattern(client_a, kTotal));
+    auto writer_b = keel::async::spawn(stream_pattern(client_b, kTotal));
+    keel::BufferPool pool(4096, 8);
+    auto rx_a = server_a.recv_stream(pool, 2);
+    auto rx_b = server_b.recv_stream(pool, 2);
+    std::vector<TcpStream> moved;
+    moved.push_back(std::move(server_a));  // the streams keep their fds' state, not the objects
+    moved.push_back(std::move(server_b));
+    std::size_t received[2] = {0, 0};
+    bool same = true;
+    bool ended[2] = {false, false};
+    while (!ended[0] || !ended[1]) {
+      for (int i = 0; i < 2; ++i) {
+        if (ended[i]) continue;
+        auto b = co_await (i == 0 ? rx_a : rx_b).next();
+        EXPECT_TRUE(b.has_value());
+        if (!b || b->size() == 0) {
+          ended[i] = true;
+          continue;
+        }
+        same &= matches_pattern(b->view(), received[i]);
+        received[i] += b->size();
+      }
+    }
+    co_await writer_a;
+    co_await writer_b;
+    EXPECT_TRUE(same);
+    co_return received[0] + received[1];
+  }());
+  EXPECT_EQ(got, 2 * kTotal);
+}
+
 TEST(SocketAddr, ParsesAndPrints) {
   auto v4 = keel::async::SocketAddr::parse("127.0.0.1:8080");
   ASSERT_TRUE(v4);
