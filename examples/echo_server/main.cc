@@ -56,7 +56,7 @@ const char* signal_name(int signal) {
 }
 
 // The selftest's verdict, printed; true when every byte matched, every
-// client finished and the server echoed exactly what the clients sent.
+// client finished and the server received exactly what the clients sent.
 bool report_selftest(const echo::LoadReport& report, const echo::LoadConfig& load, const echo::ServerStats& server) {
   std::printf("echo_server: selftest: %zu clients x %zu round trips of %zu bytes, client thread on %s\n",
               load.clients, load.messages, load.message_bytes, report.backend.c_str());
@@ -72,7 +72,7 @@ bool report_selftest(const echo::LoadReport& report, const echo::LoadConfig& loa
     return true;
   }
   std::printf("echo_server: selftest FAILED: %zu of %zu clients finished; %llu of %llu bytes checked differed; "
-              "the server echoed %llu of %llu bytes\n",
+              "the server received %llu of %llu bytes\n",
               report.finished, report.clients, static_cast<unsigned long long>(report.bytes_wrong),
               static_cast<unsigned long long>(report.bytes_checked), static_cast<unsigned long long>(server.bytes),
               expected_bytes);

@@ -54,12 +54,14 @@ keel::async::Task<void> echo_connection(keel::async::TcpStream stream, [[maybe_u
       co_return;
     }
     if (*received == 0) co_return;  // the peer closed its side
+    // Counted on arrival: a client that has its echo back has been
+    // counted, even if the server stops before this task resumes again.
+    stats.bytes += *received;
     auto [sent, echoed] = co_await stream.send_all(std::move(filled));
     if (!sent) {
       count_error(stats, sent.error());
       co_return;
     }
-    stats.bytes += *sent;
     buffer = std::move(echoed);
     buffer.clear();
   }

@@ -42,7 +42,7 @@ struct ServerStats {
   std::uint64_t refused = 0;        // closed at once: max_connections were open
   std::uint64_t ended_by_error = 0;  // a recv or send failed (reset, broken pipe, ...)
   std::uint64_t accept_errors = 0;  // accept itself failed (out of fds, aborted handshake)
-  std::uint64_t bytes = 0;          // echoed back
+  std::uint64_t bytes = 0;          // received to echo (each sent back unless its connection failed)
   std::size_t open = 0;             // connections open now
   std::size_t most_open = 0;        // the most open at once
   std::error_code last_error;       // the last error that ended a connection
