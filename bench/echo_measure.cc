@@ -16,6 +16,7 @@
 #include <map>
 #include <memory>
 #include <sstream>
+#include <tuple>
 #include <utility>
 
 #include "bench/echo_support.h"
@@ -167,11 +168,20 @@ class Table {
     while (in >> implementation >> mode >> figure >> kind >> value) add(implementation, mode, figure, kind == "m", value);
   }
 
-  void print(std::ostream& out) const {
+  // Rows in the order the implementations were registered, then any from
+  // another binary in the order they came; one thread before two.
+  void print(std::ostream& out, const std::vector<std::string>& registered) const {
     if (order_.empty()) return;
+    std::vector<std::pair<std::string, std::string>> order = order_;
+    const auto rank = [&](const std::pair<std::string, std::string>& key) {
+      const auto found = std::find(registered.begin(), registered.end(), key.first);
+      const auto first_seen = std::find_if(order_.begin(), order_.end(), [&](const auto& k) { return k.first == key.first; });
+      return std::tuple(found - registered.begin(), first_seen - order_.begin(), key.second != "one_thread");
+    };
+    std::stable_sort(order.begin(), order.end(), [&](const auto& a, const auto& b) { return rank(a) < rank(b); });
     out << "\n| implementation | threads | round trip p50 ns | p99 ns | SQEs per round trip | stream GB/s | SQEs per "
            "64 KiB |\n|---|---|---|---|---|---|---|\n";
-    for (const auto& key : order_) {
+    for (const auto& key : order) {
       const auto& figures = rows_.at(key);
       out << "| " << key.first << " | " << (key.second == "one_thread" ? "1" : "2") << " | "
           << cell(figures, "round_trip.p50_ns", 1, 0) << " | " << cell(figures, "round_trip.p99_ns", 1, 0) << " | "
@@ -237,6 +247,12 @@ class TableReporter : public benchmark::ConsoleReporter {
  private:
   Table& table_;
 };
+
+// The implementations registered in this binary, in order: the table's order.
+std::vector<std::string>& registered_implementations() {
+  static std::vector<std::string> names;
+  return names;
+}
 
 constexpr int kRowsFd = 3;
 constexpr const char* kRowsFdVariable = "KEEL_ECHO_ROWS_FD";
@@ -307,6 +323,7 @@ void run_other_configuration(const char* name, const std::vector<std::string>& a
 }  // namespace
 
 void register_echo_benchmarks(const std::string& name, MakeEchoPair make) {
+  registered_implementations().push_back(name);
   for (const Mode mode : {Mode::OneThread, Mode::TwoThreads}) {
     const std::string suffix = std::string("/") + mode_name(mode);
     benchmark::RegisterBenchmark(("echo/" + name + "/round_trip" + suffix).c_str(),
@@ -343,7 +360,7 @@ int echo_main(int argc, char** argv, const char* other_configuration) {
     return 0;
   }
   if (other_configuration != nullptr) run_other_configuration(other_configuration, args, table);
-  table.print(std::cout);
+  table.print(std::cout, registered_implementations());
   return 0;
 }
 
