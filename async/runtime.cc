@@ -76,7 +76,12 @@ void Runtime::check_not_inside(const char* what) const {
 
 std::size_t Runtime::fire_timers() {
   std::size_t fired = 0;
+  if (timers_.empty() && (world_timers_ == nullptr || world_timers_->empty())) {
+    now_fresh_ = false;  // nothing to fire: no clock read
+    return 0;
+  }
   const Instant at = last_now_ = now();
+  now_fresh_ = true;
   fired += TimerPoller(timers_).poll(*world_, at);
   if (world_timers_ != nullptr) fired += TimerPoller(*world_timers_).poll(*world_, at);
   return fired;
@@ -100,7 +105,10 @@ std::size_t Runtime::poll_ring(std::chrono::nanoseconds max_wait) {
   std::size_t work = UringPoller(*ring_).poll(*world_, wait);
   scheduler_.collect_remote_wakes();
   work += fire_timers();
-  last_ring_poll_ = last_now_;  // read by fire_timers(), right after the poll
+  // The poll's time: the clock fire_timers() read right after it, or,
+  // when it read none, whenever ring_due() next needs it.
+  ring_poll_stamped_ = now_fresh_;
+  if (now_fresh_) last_ring_poll_ = last_now_;
   return work;
 }
 

@@ -167,8 +167,21 @@ class Runtime {
   // Ready tasks (up to tasks_per_turn), wakes from other threads, due timers.
   std::size_t run_tasks();
   // Whether this turn polls the ring: no task is ready, or the interval passed.
-  bool ring_due() const noexcept {
-    return !scheduler_.has_ready() || last_now_ - last_ring_poll_ >= options_.ring_poll_interval;
+  // The clock is read only while tasks stay ready (and when timers are
+  // pending): a loop that waits on IO pays no clock reads for this.
+  bool ring_due() noexcept {
+    if (!scheduler_.has_ready()) return true;
+    if (!now_fresh_) {
+      last_now_ = now();
+      now_fresh_ = true;
+    }
+    if (!ring_poll_stamped_) {
+      // The last poll's time was not read: it counts as now.
+      last_ring_poll_ = last_now_;
+      ring_poll_stamped_ = true;
+      return false;
+    }
+    return last_now_ - last_ring_poll_ >= options_.ring_poll_interval;
   }
   // One poll of the ring — not blocking while tasks are ready, else up to
   // `max_wait` and the next timer — then wakes and due timers again.
@@ -194,8 +207,10 @@ class Runtime {
   internal::Scheduler scheduler_;
   internal::Scheduler::ThisThread this_thread_;
   bool turning_ = false;
-  Instant last_now_{};        // the clock at the last timer check
-  Instant last_ring_poll_{};  // ...and at the last ring poll
+  Instant last_now_{};             // the clock at the last timer check
+  bool now_fresh_ = false;         // last_now_ was read in this turn
+  Instant last_ring_poll_{};       // ...and at the last ring poll
+  bool ring_poll_stamped_ = true;  // last_ring_poll_ is that poll's (else read lazily)
 };
 
 // Queues `task` on this thread's runtime (see Runtime::spawn). Throws
