@@ -40,6 +40,7 @@
 #include "async/timer.h"
 #include "rt/uring.h"
 #include "rt/world.h"
+#include "tests/async/io_fixture.h"
 #include "tests/rt/fd.h"
 
 namespace {
@@ -57,71 +58,19 @@ using keel::async::TcpListener;
 using keel::async::TcpStream;
 using keel::async::UdpSocket;
 using keel::async::internal::IoDriver;
+using keel_test::connect_to;
+using keel_test::connected_pair;
+using keel_test::open_fds;
+using keel_test::pattern;
 using namespace std::chrono_literals;
-
-#define CO_ASSERT_TRUE(cond)                    \
-  do {                                          \
-    if (!(cond)) {                              \
-      ADD_FAILURE() << "expected true: " #cond; \
-      co_return;                                \
-    }                                           \
-  } while (false)
-
-keel::async::RuntimeOptions heap_frames() {
-  keel::async::RuntimeOptions options;
-  options.arena = {};  // every frame from the heap, where ASan sees it freed
-  return options;
-}
-
-std::size_t open_fds() {
-  std::size_t n = 0;
-  if (DIR* d = ::opendir("/proc/self/fd")) {
-    while (::readdir(d) != nullptr) ++n;
-    ::closedir(d);
-  }
-  return n;
-}
-
-char pattern_at(std::size_t i) { return static_cast<char>('a' + (i * 7 + i / 251) % 26); }
-std::string pattern(std::size_t from, std::size_t n) {
-  std::string s(n, '\0');
-  for (std::size_t i = 0; i < n; ++i) s[i] = pattern_at(from + i);
-  return s;
-}
-
-std::string address_of(const TcpListener& l) { return "127.0.0.1:" + std::to_string(l.local_addr().port()); }
-
-Task<std::pair<TcpStream, TcpStream>> connected_pair() {
-  TcpListener listener = TcpListener::bind("127.0.0.1:0").value();
-  auto accepting = keel::async::spawn([](TcpListener& l) -> Task<TcpStream> {
-    co_return (co_await l.accept()).value();
-  }(listener));
-  auto client = co_await TcpStream::connect(address_of(listener));
-  TcpStream server = co_await accepting;
-  co_return std::pair{std::move(server), std::move(client.value())};
-}
 
 int unread_bytes(int fd) {
   int n = 0;
   return ::ioctl(fd, FIONREAD, &n) == 0 ? n : -1;
 }
 
-class IoOrphans : public ::testing::TestWithParam<keel::Backend> {
+class IoOrphans : public keel_test::IoFixture {
  protected:
-  void SetUp() override {
-    if (const auto why = keel_test::refusal(GetParam())) GTEST_SKIP() << *why;
-    keel::WorldBuilder wb;
-    wb.install_driver(keel::UringInstaller{.entries = 64, .backend = GetParam()});
-    world_.emplace(std::move(wb).build());
-    rt_.emplace(*world_, heap_frames());
-  }
-  void TearDown() override {
-    rt_.reset();
-    world_.reset();
-  }
-  Runtime& rt() { return *rt_; }
-  IoDriver& driver() { return rt_->io_driver(); }
-
   // Turns the loop until `done()` or a bound; the tasks the last poll woke
   // have not run yet when it returns.
   template <class F>
@@ -132,9 +81,6 @@ class IoOrphans : public ::testing::TestWithParam<keel::Backend> {
     }
     return done();
   }
-
-  std::optional<keel::World> world_;
-  std::optional<Runtime> rt_;
 };
 
 // Recvs whose task goes after the peer's bytes reached them (the driver
@@ -203,14 +149,6 @@ TEST_P(IoOrphans, DatagramsOfAbandonedRecvFromsKeepTheirSender) {
 bool readable_now(int fd) {
   pollfd p{fd, POLLIN, 0};
   return ::poll(&p, 1, 0) == 1 && (p.revents & POLLIN) != 0;
-}
-
-// Clients connected by hand, past the runtime, so that nothing turns the
-// loop between a client's connect and the abort.
-keel_test::Fd connect_to(const keel::async::SocketAddr& at) {
-  keel_test::Fd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (fd.get() < 0 || ::connect(fd.get(), at.native(), at.native_size()) != 0) return keel_test::Fd();
-  return fd;
 }
 
 // Whether the peer ended the connection: end of stream or a reset, within

@@ -32,6 +32,7 @@
 #include "async/timer.h"
 #include "rt/uring.h"
 #include "rt/world.h"
+#include "tests/async/io_fixture.h"
 #include "tests/rt/fd.h"
 
 namespace {
@@ -45,38 +46,11 @@ using keel::async::Task;
 using keel::async::TcpListener;
 using keel::async::TcpStream;
 using keel::async::internal::IoDriver;
+using keel_test::connected_pair;
+using keel_test::heap_frames;
+using keel_test::pattern;
+using keel_test::settled;
 using namespace std::chrono_literals;
-
-#define CO_ASSERT_TRUE(cond)                    \
-  do {                                          \
-    if (!(cond)) {                              \
-      ADD_FAILURE() << "expected true: " #cond; \
-      co_return;                                \
-    }                                           \
-  } while (false)
-
-keel::async::RuntimeOptions heap_frames() {
-  keel::async::RuntimeOptions options;
-  options.arena = {};  // every frame from the heap, where ASan sees it freed
-  return options;
-}
-
-char pattern_at(std::size_t i) { return static_cast<char>('a' + (i * 7 + i / 251) % 26); }
-std::string pattern(std::size_t from, std::size_t n) {
-  std::string s(n, '\0');
-  for (std::size_t i = 0; i < n; ++i) s[i] = pattern_at(from + i);
-  return s;
-}
-
-Task<std::pair<TcpStream, TcpStream>> connected_pair() {
-  TcpListener listener = TcpListener::bind("127.0.0.1:0").value();
-  auto accepting = keel::async::spawn([](TcpListener& l) -> Task<TcpStream> {
-    co_return (co_await l.accept()).value();
-  }(listener));
-  auto client = co_await TcpStream::connect("127.0.0.1:" + std::to_string(listener.local_addr().port()));
-  TcpStream server = co_await accepting;
-  co_return std::pair{std::move(server), std::move(client.value())};
-}
 
 // Sends `total` pattern bytes, then ends the stream.
 Task<void> write_pattern(TcpStream& c, std::size_t total) {
@@ -88,30 +62,7 @@ Task<void> write_pattern(TcpStream& c, std::size_t total) {
   c.shutdown();
 }
 
-Task<bool> settled(IoDriver& driver) {
-  for (int i = 0; i < 100000 && driver.in_use() > 0; ++i) co_await keel::async::sleep(10us);
-  co_return driver.in_use() == 0;
-}
-
-class IoProvidedRing : public ::testing::TestWithParam<keel::Backend> {
- protected:
-  void SetUp() override {
-    if (const auto why = keel_test::refusal(GetParam())) GTEST_SKIP() << *why;
-    keel::WorldBuilder wb;
-    wb.install_driver(keel::UringInstaller{.entries = 64, .backend = GetParam()});
-    world_.emplace(std::move(wb).build());
-    rt_.emplace(*world_, heap_frames());
-  }
-  void TearDown() override {
-    rt_.reset();
-    world_.reset();
-  }
-  Runtime& rt() { return *rt_; }
-  bool uring() const { return GetParam() == keel::Backend::IoUring; }
-
-  std::optional<keel::World> world_;
-  std::optional<Runtime> rt_;
-};
+class IoProvidedRing : public keel_test::IoFixture {};
 
 // Streams made and dropped over one connection, thousands of times: with
 // their multishot in the kernel or stopped, buffers lent to the ring,

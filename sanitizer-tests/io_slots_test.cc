@@ -38,6 +38,7 @@
 #include "rt/internal/uring_operations.h"
 #include "rt/uring.h"
 #include "rt/world.h"
+#include "tests/async/io_fixture.h"
 #include "tests/rt/fd.h"
 
 namespace {
@@ -59,82 +60,16 @@ using keel::async::internal::OpSlot;
 using keel::async::internal::OpState;
 using keel::internal::CompletionKind;
 using keel::internal::encode_user_data;
+using keel_test::address_of;
+using keel_test::connected_pair;
+using keel_test::heap_frames;
+using keel_test::open_fds;
+using keel_test::pattern;
+using keel_test::recv_into;
+using keel_test::settled;
 using namespace std::chrono_literals;
 
-// ASSERT_* returns, which a coroutine cannot: this one co_returns.
-#define CO_ASSERT_TRUE(cond)                    \
-  do {                                          \
-    if (!(cond)) {                              \
-      ADD_FAILURE() << "expected true: " #cond; \
-      co_return;                                \
-    }                                           \
-  } while (false)
-
-keel::async::RuntimeOptions heap_frames(std::size_t max_operations = 65536) {
-  keel::async::RuntimeOptions options;
-  options.arena = {};  // every frame from the heap, where ASan sees it freed
-  options.max_io_operations = max_operations;
-  return options;
-}
-
-std::size_t open_fds() {
-  std::size_t n = 0;
-  if (DIR* d = ::opendir("/proc/self/fd")) {
-    while (::readdir(d) != nullptr) ++n;
-    ::closedir(d);
-  }
-  return n;
-}
-
-// Byte i of a stream: a pattern no chunk size lines up with.
-char pattern_at(std::size_t i) { return static_cast<char>('a' + (i * 7 + i / 251) % 26); }
-std::string pattern(std::size_t from, std::size_t n) {
-  std::string s(n, '\0');
-  for (std::size_t i = 0; i < n; ++i) s[i] = pattern_at(from + i);
-  return s;
-}
-
-std::string address_of(const TcpListener& l) { return "127.0.0.1:" + std::to_string(l.local_addr().port()); }
-
-// A connected pair: (server side, client side).
-Task<std::pair<TcpStream, TcpStream>> connected_pair() {
-  TcpListener listener = TcpListener::bind("127.0.0.1:0").value();
-  auto accepting = keel::async::spawn([](TcpListener& l) -> Task<TcpStream> {
-    co_return (co_await l.accept()).value();
-  }(listener));
-  auto client = co_await TcpStream::connect(address_of(listener));
-  TcpStream server = co_await accepting;
-  co_return std::pair{std::move(server), std::move(client.value())};
-}
-
-Task<IoResult<Buffer>> recv_into(TcpStream& s, Buffer b) { co_return co_await s.recv(std::move(b)); }
-
-// Yields until the driver holds no slot: every abandoned operation settled.
-Task<bool> settled(IoDriver& driver) {
-  for (int i = 0; i < 100000 && driver.in_use() > 0; ++i) co_await keel::async::sleep(10us);
-  co_return driver.in_use() == 0;
-}
-
-class IoSlots : public ::testing::TestWithParam<keel::Backend> {
- protected:
-  void SetUp() override {
-    if (const auto why = keel_test::refusal(GetParam())) GTEST_SKIP() << *why;
-    keel::WorldBuilder wb;
-    poller_ = wb.install_driver(keel::UringInstaller{.entries = 64, .backend = GetParam()});
-    world_.emplace(std::move(wb).build());
-    rt_.emplace(*world_, heap_frames());
-  }
-  void TearDown() override {
-    rt_.reset();
-    world_.reset();
-  }
-  Runtime& rt() { return *rt_; }
-  bool uring() const { return GetParam() == keel::Backend::IoUring; }
-
-  std::optional<keel::UringPoller> poller_;
-  std::optional<keel::World> world_;
-  std::optional<Runtime> rt_;
-};
+class IoSlots : public keel_test::IoFixture {};
 
 // --- pattern 38: completions named by index and generation ----------------------
 

@@ -38,6 +38,7 @@
 #include "async/timer.h"
 #include "rt/uring.h"
 #include "rt/world.h"
+#include "tests/async/io_fixture.h"
 #include "tests/rt/fd.h"
 
 namespace {
@@ -57,67 +58,19 @@ using keel::async::TcpListener;
 using keel::async::TcpStream;
 using keel::async::UdpSocket;
 using keel::async::internal::IoDriver;
+using keel_test::connect_to;
+using keel_test::connected_pair;
+using keel_test::heap_frames;
+using keel_test::open_fds;
+using keel_test::pattern;
+using keel_test::recv_into;
+using keel_test::settled;
 using namespace std::chrono_literals;
-
-#define CO_ASSERT_TRUE(cond)                    \
-  do {                                          \
-    if (!(cond)) {                              \
-      ADD_FAILURE() << "expected true: " #cond; \
-      co_return;                                \
-    }                                           \
-  } while (false)
-
-keel::async::RuntimeOptions heap_frames() {
-  keel::async::RuntimeOptions options;
-  options.arena = {};  // every frame from the heap, where ASan sees it freed
-  return options;
-}
-
-std::size_t open_fds() {
-  std::size_t n = 0;
-  if (DIR* d = ::opendir("/proc/self/fd")) {
-    while (::readdir(d) != nullptr) ++n;
-    ::closedir(d);
-  }
-  return n;
-}
-
-char pattern_at(std::size_t i) { return static_cast<char>('a' + (i * 7 + i / 251) % 26); }
-std::string pattern(std::size_t from, std::size_t n) {
-  std::string s(n, '\0');
-  for (std::size_t i = 0; i < n; ++i) s[i] = pattern_at(from + i);
-  return s;
-}
-
-std::string address_of(const TcpListener& l) { return "127.0.0.1:" + std::to_string(l.local_addr().port()); }
-
-Task<std::pair<TcpStream, TcpStream>> connected_pair() {
-  TcpListener listener = TcpListener::bind("127.0.0.1:0").value();
-  auto accepting = keel::async::spawn([](TcpListener& l) -> Task<TcpStream> {
-    co_return (co_await l.accept()).value();
-  }(listener));
-  auto client = co_await TcpStream::connect(address_of(listener));
-  TcpStream server = co_await accepting;
-  co_return std::pair{std::move(server), std::move(client.value())};
-}
-
-Task<IoResult<Buffer>> recv_into(TcpStream& s, Buffer b) { co_return co_await s.recv(std::move(b)); }
 
 // Waits (turning the loop) until no operation is in the kernel.
 Task<bool> out_of_kernel(IoDriver& driver) {
   for (int i = 0; i < 100000 && driver.in_kernel() > 0; ++i) co_await keel::async::sleep(10us);
   co_return driver.in_kernel() == 0;
-}
-
-Task<bool> settled(IoDriver& driver) {
-  for (int i = 0; i < 100000 && driver.in_use() > 0; ++i) co_await keel::async::sleep(10us);
-  co_return driver.in_use() == 0;
-}
-
-keel_test::Fd connect_to(const SocketAddr& at) {
-  keel_test::Fd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (fd.get() < 0 || ::connect(fd.get(), at.native(), at.native_size()) != 0) return keel_test::Fd();
-  return fd;
 }
 
 // One of each IO object, held outside the runtime's tasks.
@@ -131,25 +84,7 @@ struct Objects {
   std::vector<keel_test::Fd> clients;
 };
 
-class IoSources : public ::testing::TestWithParam<keel::Backend> {
- protected:
-  void SetUp() override {
-    if (const auto why = keel_test::refusal(GetParam())) GTEST_SKIP() << *why;
-    keel::WorldBuilder wb;
-    wb.install_driver(keel::UringInstaller{.entries = 64, .backend = GetParam()});
-    world_.emplace(std::move(wb).build());
-    rt_.emplace(*world_, heap_frames());
-  }
-  void TearDown() override {
-    rt_.reset();
-    world_.reset();
-  }
-  Runtime& rt() { return *rt_; }
-  bool uring() const { return GetParam() == keel::Backend::IoUring; }
-
-  std::optional<keel::World> world_;
-  std::optional<Runtime> rt_;
-};
+class IoSources : public keel_test::IoFixture {};
 
 // Every kind of IO object, and both streams, made by a runtime that is
 // then destroyed: the multishot accept stopped at its quota with accepted

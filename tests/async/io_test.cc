@@ -23,6 +23,7 @@
 #include "async/timer.h"
 #include "rt/uring.h"
 #include "rt/world.h"
+#include "tests/async/io_fixture.h"
 #include "tests/rt/fd.h"
 
 namespace {
@@ -36,25 +37,10 @@ using keel::async::Task;
 using keel::async::TcpListener;
 using keel::async::TcpStream;
 using keel::async::UdpSocket;
+using keel_test::connected_pair;
+using keel_test::open_fds;
+using keel_test::recv_into;
 using namespace std::chrono_literals;
-
-// ASSERT_* returns, which a coroutine cannot: this one co_returns.
-#define CO_ASSERT_TRUE(cond)                       \
-  do {                                             \
-    if (!(cond)) {                                 \
-      ADD_FAILURE() << "expected true: " #cond;    \
-      co_return;                                   \
-    }                                              \
-  } while (false)
-
-std::size_t open_fds() {
-  std::size_t n = 0;
-  if (DIR* d = ::opendir("/proc/self/fd")) {
-    while (::readdir(d) != nullptr) ++n;
-    ::closedir(d);
-  }
-  return n;
-}
 
 // Deterministic bytes: position i of a stream holds pattern_table()[i % kPeriod]. The
 // period is prime, so no chunk size lines up with it.
@@ -87,38 +73,11 @@ bool matches_pattern(std::string_view got, std::size_t from) {
   return true;
 }
 
-class Io : public ::testing::TestWithParam<keel::Backend> {
+// Frames from the runtime's arena, as in an application.
+class Io : public keel_test::IoFixture {
  protected:
-  void SetUp() override {
-    if (const auto why = keel_test::refusal(GetParam())) GTEST_SKIP() << *why;
-    keel::WorldBuilder wb;
-    io_ = wb.install_driver(keel::UringInstaller{.entries = 64, .backend = GetParam()});
-    world_.emplace(std::move(wb).build());
-    rt_.emplace(*world_);
-  }
-  void TearDown() override {
-    rt_.reset();
-    world_.reset();
-  }
-  Runtime& rt() { return *rt_; }
-
-  std::optional<keel::UringPoller> io_;
-  std::optional<keel::World> world_;
-  std::optional<Runtime> rt_;
+  Io() : IoFixture(keel::async::RuntimeOptions{}) {}
 };
-
-// A connected pair: (server side, client side).
-Task<std::pair<TcpStream, TcpStream>> connected_pair() {
-  TcpListener listener = TcpListener::bind("127.0.0.1:0").value();
-  auto accepting = keel::async::spawn([](TcpListener& l) -> Task<TcpStream> {
-    co_return (co_await l.accept()).value();
-  }(listener));
-  auto client = co_await TcpStream::connect("127.0.0.1:" + std::to_string(listener.local_addr().port()));
-  TcpStream server = co_await accepting;
-  co_return std::pair{std::move(server), std::move(client.value())};
-}
-
-Task<IoResult<Buffer>> recv_into(TcpStream& s, Buffer b) { co_return co_await s.recv(std::move(b)); }
 
 // Sends `total` pattern bytes in 64 KiB chunks, then shuts down its side.
 Task<void> stream_pattern(TcpStream& s, std::size_t total) {
