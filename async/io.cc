@@ -31,55 +31,30 @@ std::expected<SocketAddr, std::error_code> SocketAddr::parse(std::string_view te
   const auto invalid = std::unexpected(std::make_error_code(std::errc::invalid_argument));
   const std::size_t colon = text.rfind(':');
   if (colon == std::string_view::npos || colon + 1 >= text.size()) return invalid;
-  std::string_view host = text.substr(0, colon);
+  const std::string_view host = text.substr(0, colon);
   const std::string_view port_text = text.substr(colon + 1);
   unsigned port = 0;
   const auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
   if (ec != std::errc() || end != port_text.data() + port_text.size() || port > 65535) return invalid;
+  const bool bracketed = host.size() >= 2 && host.front() == '[' && host.back() == ']';
+  const std::string literal(bracketed ? host.substr(1, host.size() - 2) : host);
   SocketAddr a;
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    const std::string h(host.substr(1, host.size() - 2));
-    auto* v6 = reinterpret_cast<sockaddr_in6*>(&a.storage_);
-    v6->sin6_family = AF_INET6;
-    v6->sin6_port = htons(static_cast<std::uint16_t>(port));
-    if (inet_pton(AF_INET6, h.c_str(), &v6->sin6_addr) != 1) return invalid;
-    a.len_ = sizeof(sockaddr_in6);
-    return a;
+  if (!a.native_.set_ip(bracketed ? AF_INET6 : AF_INET, literal.c_str(), static_cast<std::uint16_t>(port))) {
+    return invalid;
   }
-  const std::string h(host);
-  auto* v4 = reinterpret_cast<sockaddr_in*>(&a.storage_);
-  v4->sin_family = AF_INET;
-  v4->sin_port = htons(static_cast<std::uint16_t>(port));
-  if (inet_pton(AF_INET, h.c_str(), &v4->sin_addr) != 1) return invalid;
-  a.len_ = sizeof(sockaddr_in);
   return a;
 }
 
 SocketAddr SocketAddr::from_native(const sockaddr* addr, socklen_t len) noexcept {
   SocketAddr a;
-  if (len > sizeof a.storage_) len = sizeof a.storage_;
-  std::memcpy(&a.storage_, addr, len);
-  a.len_ = len;
+  a.native_.assign(addr, len);
   return a;
 }
 
-std::uint16_t SocketAddr::port() const noexcept {
-  if (storage_.ss_family == AF_INET) return ntohs(reinterpret_cast<const sockaddr_in*>(&storage_)->sin_port);
-  if (storage_.ss_family == AF_INET6) return ntohs(reinterpret_cast<const sockaddr_in6*>(&storage_)->sin6_port);
-  return 0;
-}
-
 std::string SocketAddr::to_string() const {
-  char text[INET6_ADDRSTRLEN] = {};
-  if (storage_.ss_family == AF_INET) {
-    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&storage_)->sin_addr, text, sizeof text);
-    return join_host_port(text, false, port());
-  }
-  if (storage_.ss_family == AF_INET6) {
-    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&storage_)->sin6_addr, text, sizeof text);
-    return join_host_port(text, true, port());
-  }
-  return {};
+  const int f = family();
+  if (f != AF_INET && f != AF_INET6) return {};
+  return join_host_port(native_.host().c_str(), f == AF_INET6, port());
 }
 
 namespace internal {
@@ -99,12 +74,9 @@ std::expected<std::pair<IoDriver*, int>, std::error_code> new_socket(const char*
 }
 
 SocketAddr name_of(int fd, bool peer) {
-  sockaddr_storage storage{};
-  socklen_t len = sizeof storage;
-  const int rc = peer ? ::getpeername(fd, reinterpret_cast<sockaddr*>(&storage), &len)
-                      : ::getsockname(fd, reinterpret_cast<sockaddr*>(&storage), &len);
-  if (rc != 0) return SocketAddr();
-  return SocketAddr::from_native(reinterpret_cast<const sockaddr*>(&storage), len);
+  SocketAddr a;
+  if (!a.bytes().assign_name_of(fd, peer)) return SocketAddr();
+  return a;
 }
 
 void set_nodelay_on(int fd) noexcept {

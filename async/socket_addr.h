@@ -19,33 +19,35 @@
 #include <string_view>
 #include <system_error>
 
+#include "async/internal/native_address.h"
+
 namespace keel::async {
 
 class SocketAddr {
  public:
-  SocketAddr() noexcept { std::memset(&storage_, 0, sizeof storage_); }
+  SocketAddr() noexcept = default;
 
   // "a.b.c.d:port" or "[v6]:port"; std::errc::invalid_argument otherwise.
   static std::expected<SocketAddr, std::error_code> parse(std::string_view text);
   // From what accept(2) or recvfrom(2) filled in.
   static SocketAddr from_native(const sockaddr* addr, socklen_t len) noexcept;
 
-  std::uint16_t port() const noexcept;
-  bool is_ipv6() const noexcept { return storage_.ss_family == AF_INET6; }
+  std::uint16_t port() const noexcept { return native_.port(); }
+  bool is_ipv6() const noexcept { return native_.family() == AF_INET6; }
   // "127.0.0.1:8080", "[::1]:8080"; "" for an empty address.
   std::string to_string() const;
 
-  const sockaddr* native() const noexcept { return reinterpret_cast<const sockaddr*>(&storage_); }
-  socklen_t native_size() const noexcept { return len_; }
-  int family() const noexcept { return storage_.ss_family; }
+  const sockaddr* native() const noexcept { return native_.get(); }
+  socklen_t native_size() const noexcept { return native_.size(); }
+  int family() const noexcept { return native_.family(); }
+  // The bytes themselves, for the IO layer.
+  const internal::NativeAddress& bytes() const noexcept { return native_; }
+  internal::NativeAddress& bytes() noexcept { return native_; }
 
-  friend bool operator==(const SocketAddr& a, const SocketAddr& b) noexcept {
-    return a.len_ == b.len_ && std::memcmp(&a.storage_, &b.storage_, a.len_) == 0;
-  }
+  friend bool operator==(const SocketAddr& a, const SocketAddr& b) noexcept = default;
 
  private:
-  sockaddr_storage storage_;
-  socklen_t len_ = 0;
+  internal::NativeAddress native_;
 };
 
 }  // namespace keel::async

@@ -234,14 +234,10 @@ bool IoDriver::take_leftover(OpSlot* slot) noexcept {
   const std::string_view have = first.data.view();
   std::span<std::byte> room = slot->buffer.spare_capacity();
   const std::size_t n = std::min(have.size(), room.size());
-  // SAFETY: n fits both the leftover and the buffer's spare capacity, and
-  // a SocketAddr's native_size() fits sockaddr_storage.
+  // SAFETY: n fits both the leftover and the buffer's spare capacity.
   std::memcpy(room.data(), have.data(), n);
   slot->buffer.commit(n);
-  if (slot->kind == OpKind::kRecvFrom) {
-    std::memcpy(&slot->addr, first.from.native(), first.from.native_size());
-    slot->addr_len = first.from.native_size();
-  }
+  if (slot->kind == OpKind::kRecvFrom) slot->addr_len = first.from.bytes().copy_to(slot->addr);
   // A datagram is delivered whole or cut, as recvfrom would; a stream's
   // bytes are kept until taken.
   if (n == have.size() || slot->kind == OpKind::kRecvFrom) {
@@ -707,7 +703,7 @@ void IoDriver::settle_orphan(OpSlot* slot) noexcept {
         Leftover kept{std::move(slot->buffer), SocketAddr()};
         // SAFETY: addr holds the sender the kernel wrote, addr_len bytes of it.
         if (slot->kind == OpKind::kRecvFrom) {
-          kept.from = SocketAddr::from_native(reinterpret_cast<const sockaddr*>(&slot->addr), slot->addr_len);
+          kept.from.bytes().assign(slot->addr, slot->addr_len);
         }
         source->leftovers.push_back(std::move(kept));
       }

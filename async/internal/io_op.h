@@ -82,11 +82,7 @@ class [[nodiscard]] IoOp {
     slot->buffer = std::move(input_.buffer);
     slot->bytes = std::move(input_.bytes);
     slot->offset = input_.offset;
-    if (input_.addr.native_size() > 0) {
-      // SAFETY: a SocketAddr's native_size() fits sockaddr_storage.
-      std::memcpy(&slot->addr, input_.addr.native(), input_.addr.native_size());
-      slot->addr_len = input_.addr.native_size();
-    }
+    if (input_.addr.native_size() > 0) slot->addr_len = input_.addr.bytes().copy_to(slot->addr);
     slot->path = std::move(input_.path);
     slot->open_flags = input_.open_flags;
     slot->open_mode = input_.open_mode;
@@ -102,7 +98,7 @@ class [[nodiscard]] IoOp {
     input_.buffer = std::move(slot->buffer);
     input_.bytes = IoDriver::take_bytes(slot);
     // SAFETY: addr holds addr_len bytes of an address the kernel (or the caller) wrote.
-    if (slot->addr_len > 0) input_.addr = SocketAddr::from_native(reinterpret_cast<const sockaddr*>(&slot->addr), slot->addr_len);
+    if (slot->addr_len > 0) input_.addr.bytes().assign(slot->addr, slot->addr_len);
     const std::int32_t rc = slot->result;
     driver_->finish(slot);
     return Finish::finish(*driver_, input_, rc);
