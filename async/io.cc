@@ -316,13 +316,20 @@ std::expected<TcpListener, std::error_code> TcpListener::bind(std::string_view a
 }
 
 std::expected<TcpListener, std::error_code> TcpListener::bind(const SocketAddr& address, int backlog) {
+  return bind(address, ListenOptions{.backlog = backlog});
+}
+
+std::expected<TcpListener, std::error_code> TcpListener::bind(const SocketAddr& address, ListenOptions options) {
   auto made = internal::new_socket("TcpListener::bind()", address.family(), SOCK_STREAM);
   if (!made) return std::unexpected(made.error());
   auto [driver, fd] = *made;
   internal::SourceHandle source(driver->open_source(fd));
   const int on = 1;
   ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
-  if (::bind(fd, address.native(), address.native_size()) != 0 || ::listen(fd, backlog) != 0) {
+  if (options.reuse_port && ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof on) != 0) {
+    return std::unexpected(internal::errno_code(errno));
+  }
+  if (::bind(fd, address.native(), address.native_size()) != 0 || ::listen(fd, options.backlog) != 0) {
     return std::unexpected(internal::errno_code(errno));
   }
   return TcpListener(std::move(source));

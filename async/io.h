@@ -300,6 +300,16 @@ class RecvStream {
   internal::OpSlot* slot_ = nullptr;  // io_uring: the multishot recv's
 };
 
+// How a TcpListener listens. With reuse_port (SO_REUSEPORT), listeners on
+// several threads bind the same address and the kernel spreads incoming
+// connections among them: one listener per thread in a thread-per-core
+// server, each accepting on its own ring. Every listener sharing the
+// address must set it.
+struct ListenOptions {
+  int backlog = 1024;
+  bool reuse_port = false;
+};
+
 // A listening TCP socket.
 class TcpListener {
  public:
@@ -308,6 +318,7 @@ class TcpListener {
   // port (local_addr() says which). Needs the thread's runtime.
   static std::expected<TcpListener, std::error_code> bind(std::string_view address, int backlog = 1024);
   static std::expected<TcpListener, std::error_code> bind(const SocketAddr& address, int backlog = 1024);
+  static std::expected<TcpListener, std::error_code> bind(const SocketAddr& address, ListenOptions options);
 
   // co_await: the next connection. EMFILE/ENFILE when out of fds: the
   // listener stays usable, and accepts again once fds are free.

@@ -4,6 +4,7 @@
 // nothing the kernel may still write.
 #include <gtest/gtest.h>
 #include <dirent.h>
+#include <poll.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -32,7 +33,9 @@ using keel::Buffer;
 using keel::Bytes;
 using keel::async::File;
 using keel::async::IoResult;
+using keel::async::ListenOptions;
 using keel::async::Runtime;
+using keel::async::SocketAddr;
 using keel::async::Task;
 using keel::async::TcpListener;
 using keel::async::TcpStream;
@@ -143,6 +146,29 @@ TEST_P(Io, ConnectToAClosedPortIsRefused) {
     auto bad = co_await TcpStream::connect("not-an-address");
     CO_ASSERT_TRUE(!bad);
     EXPECT_EQ(bad.error(), std::errc::invalid_argument);
+  }());
+}
+
+TEST_P(Io, ListenersWithReusePortShareAnAddressAndOthersAreRefused) {
+  rt().block_on([]() -> Task<void> {
+    const ListenOptions shared{.reuse_port = true};
+    TcpListener first = TcpListener::bind(SocketAddr::parse("127.0.0.1:0").value(), shared).value();
+    const SocketAddr address = first.local_addr();
+    auto second = TcpListener::bind(address, shared);
+    CO_ASSERT_TRUE(second.has_value());
+    EXPECT_EQ(second->local_addr().port(), address.port());
+    auto exclusive = TcpListener::bind(address);  // without SO_REUSEPORT
+    CO_ASSERT_TRUE(!exclusive);
+    EXPECT_EQ(exclusive.error(), std::errc::address_in_use);
+    // The kernel hands the connection to one of the two; that one accepts it.
+    auto client = co_await TcpStream::connect(address);
+    CO_ASSERT_TRUE(client.has_value());
+    pollfd listening[2] = {{.fd = first.fd(), .events = POLLIN, .revents = 0},
+                           {.fd = second->fd(), .events = POLLIN, .revents = 0}};
+    CO_ASSERT_TRUE(::poll(listening, 2, 10'000) == 1);
+    TcpListener& chosen = (listening[0].revents & POLLIN) != 0 ? first : *second;
+    auto accepted = co_await chosen.accept();
+    EXPECT_TRUE(accepted.has_value());
   }());
 }
 
