@@ -73,4 +73,16 @@ keel::Backend backend_flag(const absl::Flag<std::string>& flag) {
   exit_bad_flag(absl::GetFlagReflectionHandle(flag), "must be auto, io_uring or epoll");
 }
 
+keel::async::SocketAddr listen_address_flag(const absl::Flag<std::string>& bind, int port) {
+  const std::string host = absl::GetFlag(bind);
+  const bool bare_v6 = host.find(':') != std::string::npos && !host.starts_with('[');
+  std::string text = bare_v6 ? "[" + host + "]" : host;
+  text.append(":").append(std::to_string(port));
+  auto parsed = keel::async::SocketAddr::parse(text);
+  if (!parsed) {
+    exit_bad_flag(absl::GetFlagReflectionHandle(bind), "must be a numeric IPv4 or IPv6 address, e.g. 127.0.0.1 or ::1");
+  }
+  return *parsed;
+}
+
 }  // namespace examples

@@ -20,6 +20,7 @@
 
 #include "absl/flags/commandlineflag.h"
 #include "absl/flags/flag.h"
+#include "async/socket_addr.h"
 #include "rt/uring.h"
 
 namespace examples {
@@ -43,5 +44,9 @@ T checked_flag(const absl::Flag<T>& flag, Valid valid, std::string_view reason) 
 // A --backend flag's value: "auto", "io_uring" or "epoll" (keel::to_string's
 // names), else exit_bad_flag.
 keel::Backend backend_flag(const absl::Flag<std::string>& flag);
+
+// The address a server listens on, from a --bind flag (a numeric IPv4 or
+// IPv6 address, brackets optional) and a port; else exit_bad_flag.
+keel::async::SocketAddr listen_address_flag(const absl::Flag<std::string>& bind, int port);
 
 }  // namespace examples

@@ -12,6 +12,7 @@ packages=(
   libgmock-dev
   libbenchmark-dev
   libasio-dev       # standalone Asio, the baselines of bench/echo
+  redis-tools       # redis-cli and redis-benchmark, which examples/kv_server's tests drive
 )
 
 missing=()

@@ -24,6 +24,7 @@
 #include "async/socket_addr.h"
 #include "examples/echo_server/load_client.h"
 #include "examples/echo_server/server.h"
+#include "examples/fd_limit.h"
 #include "examples/flags.h"
 #include "rt/signal.h"
 #include "rt/uring.h"
@@ -42,14 +43,6 @@ ABSL_FLAG(int, size, 64, "--selftest: bytes per message, 1 to 1048576");
 namespace {
 
 using namespace std::chrono_literals;
-
-// "--bind" and "--port" as SocketAddr::parse takes them: IPv6 in brackets.
-std::optional<keel::async::SocketAddr> listen_address(const std::string& host, int port) {
-  const bool v6 = host.find(':') != std::string::npos && host.front() != '[';
-  auto parsed = keel::async::SocketAddr::parse((v6 ? "[" + host + "]" : host) + ":" + std::to_string(port));
-  if (!parsed) return std::nullopt;
-  return *parsed;
-}
 
 const char* signal_name(int signal) {
   return signal == SIGINT ? "SIGINT" : signal == SIGTERM ? "SIGTERM" : "a signal";
@@ -87,11 +80,7 @@ int main(int argc, char** argv) {
   const keel::Backend backend = examples::backend_flag(FLAGS_backend);
   const int port = examples::checked_flag(
       FLAGS_port, [](int p) { return p >= 0 && p <= 65535; }, "must be from 0 to 65535");
-  const std::optional<keel::async::SocketAddr> address = listen_address(absl::GetFlag(FLAGS_bind), port);
-  if (!address) {
-    examples::exit_bad_flag(absl::GetFlagReflectionHandle(FLAGS_bind),
-                            "must be a numeric IPv4 or IPv6 address, e.g. 127.0.0.1 or ::1");
-  }
+  const keel::async::SocketAddr address = examples::listen_address_flag(FLAGS_bind, port);
   echo::ServerConfig config;
   config.buffer_bytes = static_cast<std::size_t>(examples::checked_flag(
       FLAGS_buffer_bytes, [](int n) { return n >= 1 && n <= 16 << 20; }, "must be from 1 to 16777216"));
@@ -107,7 +96,7 @@ int main(int argc, char** argv) {
   load.message_bytes = static_cast<std::size_t>(examples::checked_flag(
       FLAGS_size, [](int n) { return n >= 1 && n <= 1 << 20; }, "must be from 1 to 1048576"));
   // Every connection is an fd (two in the selftest: both ends are here).
-  echo::raise_fd_limit(config.max_connections + (selftest ? load.clients : 0) + 64);
+  examples::raise_fd_limit(config.max_connections + (selftest ? load.clients : 0) + 64);
 
   // 1. The World: the poll source, and SIGINT/SIGTERM routed into Shutdown
   //    (before any thread starts, so the load client's thread inherits the
@@ -125,9 +114,9 @@ int main(int argc, char** argv) {
   options.arena = echo::server_arena(config);
   options.max_io_operations = std::max<std::size_t>(options.max_io_operations, 2 * config.max_connections + 64);
   std::optional<keel::async::Runtime> rt(std::in_place, world, options);
-  auto listener = keel::async::TcpListener::bind(*address);
+  auto listener = keel::async::TcpListener::bind(address);
   if (!listener) {
-    std::fprintf(stderr, "echo_server: cannot listen on %s: %s\n", address->to_string().c_str(),
+    std::fprintf(stderr, "echo_server: cannot listen on %s: %s\n", address.to_string().c_str(),
                  listener.error().message().c_str());
     return 1;
   }

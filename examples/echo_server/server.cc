@@ -1,7 +1,5 @@
 #include "examples/echo_server/server.h"
 
-#include <sys/resource.h>
-
 #include <algorithm>
 #include <chrono>
 #include <utility>
@@ -103,17 +101,6 @@ std::vector<keel::async::ArenaClass> server_arena(const ServerConfig& config) {
           {.slot_bytes = 512, .slots = 1024},
           {.slot_bytes = 1024, .slots = 2 * config.max_connections + 64},
           {.slot_bytes = 4096, .slots = 64}};
-}
-
-std::size_t raise_fd_limit(std::size_t wanted) {
-  rlimit limit{};
-  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return 0;
-  if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < wanted) {
-    limit.rlim_cur = limit.rlim_max == RLIM_INFINITY ? wanted : std::min<rlim_t>(wanted, limit.rlim_max);
-    ::setrlimit(RLIMIT_NOFILE, &limit);
-    ::getrlimit(RLIMIT_NOFILE, &limit);
-  }
-  return static_cast<std::size_t>(limit.rlim_cur);
 }
 
 }  // namespace echo

@@ -57,9 +57,4 @@ keel::async::Task<void> serve(keel::async::TcpListener listener, ServerConfig co
 // so that no frame comes from the heap even with every connection busy.
 std::vector<keel::async::ArenaClass> server_arena(const ServerConfig& config);
 
-// Raises the soft limit on open fds towards `wanted` (at most the hard
-// limit), so that max_connections are not refused by the kernel first.
-// Returns the limit in force.
-std::size_t raise_fd_limit(std::size_t wanted);
-
 }  // namespace echo
