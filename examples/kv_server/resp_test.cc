@@ -89,7 +89,7 @@ TEST(RequestParser, ParsesAMultibulkRequest) {
 }
 
 TEST(RequestParser, BulksHoldAnyBytes) {
-  const std::string input("*2\r\n$4\r\n\r\n\0*\r\n$0\r\n\r\n", 22);
+  const std::string input("*2\r\n$4\r\n\r\n\0*\r\n$0\r\n\r\n", 20);
   Outcome out = parse_all(input);
   ASSERT_EQ(out.requests.size(), 1u);
   EXPECT_EQ(out.requests[0], (Args{std::string("\r\n\0*", 4), ""}));
