@@ -349,6 +349,10 @@ void info_command(keel::Res<ServerInfo> server, keel::Res<Keyspace> keys, Comman
   text.append(format_integer(server->port, digits));
   text.append("\r\nshards:");
   text.append(format_integer(static_cast<long long>(server->shards), digits));
+  if (server->connected_clients != nullptr) {
+    text.append("\r\n\r\n# Clients\r\nconnected_clients:");
+    text.append(format_integer(static_cast<long long>(server->connected_clients->load(std::memory_order_relaxed)), digits));
+  }
   text.append("\r\n\r\n# Keyspace\r\n");
   if (keys->size() > 0) {
     text.append("db0:keys=");

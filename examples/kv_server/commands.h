@@ -23,6 +23,7 @@
 // Not for: RESP3, transactions, blocking commands, more than database 0.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -79,6 +80,9 @@ struct ServerInfo {
   std::string version = "7.0.0";
   std::size_t shards = 1;
   int port = 6379;
+  // Connections open on every shard, counted by the server (INFO's
+  // connected_clients); nullptr: not counted, INFO leaves the line out.
+  const std::atomic<std::size_t>* connected_clients = nullptr;
 };
 
 class CommandTable {

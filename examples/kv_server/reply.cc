@@ -40,6 +40,11 @@ void ReplyWriter::header(char type, long long value) {
   out_->append(std::string_view(text, static_cast<std::size_t>(end - text)));
 }
 
+void ReplyWriter::raw(std::string_view resp) {
+  reserve(resp.size());
+  out_->append(resp);
+}
+
 void ReplyWriter::simple(std::string_view text) { line('+', text); }
 
 void ReplyWriter::error(std::string_view text) { line('-', text); }

@@ -37,6 +37,8 @@ class ReplyWriter {
   void null_bulk();                    // $-1\r\n
   void array(std::size_t count);       // *count\r\n, then `count` replies
   void null_array();                   // *-1\r\n
+  // Replies already in RESP, copied as they are: what another shard wrote.
+  void raw(std::string_view resp);
 
   // The Buffer written to: the one passed in, whose contents may have moved
   // to a bigger allocation.

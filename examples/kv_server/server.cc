@@ -82,6 +82,8 @@ struct Server::Shard {
   // The shard thread's own, read by others only after it is joined.
   ServerStats stats;
   std::size_t open = 0;
+  std::atomic<std::size_t>* connected = nullptr;  // every shard's open connections: the Server's
+  std::uint64_t next_client_id = 0;
   keel::World* world = nullptr;
   const CommandTable* table = nullptr;
 };
@@ -96,6 +98,7 @@ class OpenConnection {
  public:
   explicit OpenConnection(Shard& shard) noexcept : shard_(&shard) {
     ++shard.open;
+    shard.connected->fetch_add(1, std::memory_order_relaxed);
     shard.stats.most_open = std::max(shard.stats.most_open, shard.open);
   }
   OpenConnection(OpenConnection&& other) noexcept : shard_(std::exchange(other.shard_, nullptr)) {}
@@ -103,7 +106,9 @@ class OpenConnection {
   OpenConnection& operator=(const OpenConnection&) = delete;
   OpenConnection& operator=(OpenConnection&&) = delete;
   ~OpenConnection() {
-    if (shard_ != nullptr) --shard_->open;
+    if (shard_ == nullptr) return;
+    --shard_->open;
+    shard_->connected->fetch_sub(1, std::memory_order_relaxed);
   }
 
  private:
@@ -113,7 +118,7 @@ class OpenConnection {
 Bytes run_here(Shard& shard, std::span<const std::string_view> args, keel::Instant now) {
   Buffer out(64);
   ReplyWriter reply(out);
-  CommandCall call{args, reply, now};
+  CommandCall call{.args = args, .reply = reply, .now = now};
   shard.table->execute(*shard.world, call);
   ++shard.stats.commands;
   return std::move(out).freeze();
@@ -125,8 +130,10 @@ async::Task<Bytes> run_on(Shard& shard, std::size_t target, std::span<const std:
   if (target == shard.index) co_return run_here(shard, args, now);
   auto [reply_tx, reply_rx] = async::mpsc::channel<Bytes>(1);
   ++shard.stats.forwarded;
-  auto queued = co_await shard.peers[target].send(
-      Forwarded{std::vector<std::string>(args.begin(), args.end()), now, std::move(reply_tx)});
+  // Named, not a temporary in the co_await: g++ 12 mishandles the
+  // lifetime of non-trivial temporaries built inside a co_await operand.
+  Forwarded command{std::vector<std::string>(args.begin(), args.end()), now, std::move(reply_tx)};
+  auto queued = co_await shard.peers[target].send(std::move(command));
   if (!queued) co_return error_reply("ERR the shard that owns this key is stopping");
   std::optional<Bytes> reply = co_await reply_rx.recv();
   if (!reply) co_return error_reply("ERR the shard that owns this key is stopping");
@@ -232,6 +239,8 @@ void make_room(Buffer& in, std::size_t wanted, std::size_t base) {
 async::Task<void> serve_connection(async::TcpStream stream, Shard& shard, [[maybe_unused]] OpenConnection place) {
   const ServerConfig& config = shard.config;
   RequestParser parser(config.limits);
+  // Ids are unique across shards: shard i gives i, i + shards, ...
+  ClientState client{.id = shard.index + 1 + config.shards * shard.next_client_id++, .name = {}};
   Buffer in(config.buffer_bytes);
   Buffer out;  // allocated by the first reply: an idle connection holds one buffer
   std::size_t wanted = 0;
@@ -260,7 +269,7 @@ async::Task<void> serve_connection(async::TcpStream stream, Shard& shard, [[mayb
       }
       parsed_bytes += parsed.consumed;
       if (parser.args().empty()) continue;
-      CommandCall call{parser.args(), reply, now};
+      CommandCall call{.args = parser.args(), .reply = reply, .now = now, .client = &client};
       if (runs_here(shard, call.args)) {
         shard.table->execute(*shard.world, call);
         ++shard.stats.commands;
@@ -349,6 +358,8 @@ void run_shard(Shard& shard, SocketAddr address, std::promise<void>& started) {
     wb.insert(Keyspace{});
     ServerInfo info;
     info.shards = shard.config.shards;
+    info.port = address.port();
+    info.connected_clients = shard.connected;
     wb.insert(std::move(info));
     world.emplace(std::move(wb).build());
     async::RuntimeOptions options;
@@ -387,6 +398,7 @@ std::expected<std::unique_ptr<Server>, std::error_code> Server::start(const Sock
   std::vector<InboxSender> inboxes;
   for (std::size_t i = 0; i < n; ++i) {
     auto shard = std::make_unique<Shard>();
+    shard->connected = &server->connected_;
     shard->index = i;
     shard->config = config;
     shard->config.shards = n;

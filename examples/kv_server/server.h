@@ -19,7 +19,9 @@
 // live on several shards runs key by key.
 #pragma once
 
+#include <atomic>
 #include <chrono>
+#include <string>
 #include <cstddef>
 #include <cstdint>
 #include <expected>
@@ -77,10 +79,12 @@ class Server {
   // thread but a shard's.
   ServerStats stop();
 
+  struct Shard;  // one thread's World, Runtime and listener (server.cc)
+
  private:
-  struct Shard;
   Server() = default;
   SocketAddr address_;
+  std::atomic<std::size_t> connected_{0};
   std::vector<std::unique_ptr<Shard>> shards_;
   ServerStats stats_;
   bool stopped_ = false;
