@@ -25,6 +25,8 @@ ABSL_FLAG(int, threads, 1, "shards, each a thread with its own ring, 1 to 64; ke
 ABSL_FLAG(std::string, backend, "auto", "the poll source: auto, io_uring or epoll");
 ABSL_FLAG(int, max_connections, 10'000, "connections open at once per shard, 1 to 1000000");
 ABSL_FLAG(int64_t, max_bulk_bytes, 512LL << 20, "the longest argument a client may send, 1 to 2147483647 bytes");
+ABSL_FLAG(int, busy_poll_us, 0,
+          "after its last work a shard polls without sleeping this long, 0 to 1000000 microseconds (0: off)");
 ABSL_FLAG(int, sweep_ms, 100, "how often each shard removes expired keys, 1 to 60000 milliseconds");
 
 int main(int argc, char** argv) {
@@ -42,6 +44,8 @@ int main(int argc, char** argv) {
       FLAGS_max_bulk_bytes, [](int64_t n) { return n >= 1 && n <= 2147483647; }, "must be from 1 to 2147483647"));
   config.sweep_period = std::chrono::milliseconds(examples::checked_flag(
       FLAGS_sweep_ms, [](int n) { return n >= 1 && n <= 60'000; }, "must be from 1 to 60000"));
+  config.busy_poll = std::chrono::microseconds(examples::checked_flag(
+      FLAGS_busy_poll_us, [](int n) { return n >= 0 && n <= 1'000'000; }, "must be from 0 to 1000000"));
   examples::raise_fd_limit(config.shards * config.max_connections + 64);
 
   // SIGINT and SIGTERM are taken by sigwait below: blocked before the

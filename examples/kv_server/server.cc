@@ -382,8 +382,15 @@ void run_shard(Shard& shard, SocketAddr address, std::promise<void>& started) {
     return;
   }
   started.set_value();
+  const std::chrono::microseconds busy_poll = shard.config.busy_poll;
+  keel::Instant last_work = std::chrono::steady_clock::now();
   world->run([&](keel::World& w) {
-    rt->tick(100ms);
+    if (busy_poll.count() == 0) {
+      rt->tick(100ms);
+    } else {
+      const keel::Instant now = std::chrono::steady_clock::now();
+      if (rt->tick(now - last_work < busy_poll ? 0ms : 100ms) > 0) last_work = now;
+    }
     if (shard.stopping.load(std::memory_order_acquire)) w.shutdown_handle().request();
   });
   rt.reset();  // every connection task ends here, closing its stream
