@@ -150,6 +150,18 @@ bool RequestParser::split_inline(std::string_view line) {
     bool in_double = false;
     bool in_single = false;
     bool done = false;
+    // A byte inside quotes that no escape took: the closing quote (which
+    // must be followed by a space or the end), the end of the line before
+    // it (unbalanced: false), or a byte of the argument.
+    const auto quoted_byte = [&](char c, char quote, std::size_t at_p, bool& closed) {
+      if (c == quote) {
+        closed = true;
+        return at(at_p + 1) == '\0' || is_space(at(at_p + 1));
+      }
+      if (c == '\0') return false;
+      unquoted_.push_back(c);
+      return true;
+    };
     while (!done) {
       const char c = at(p);
       if (in_double) {
@@ -168,26 +180,15 @@ bool RequestParser::split_inline(std::string_view line) {
             default: break;
           }
           unquoted_.push_back(escaped);
-        } else if (c == '"') {
-          // A closing quote must be followed by a space or the end.
-          if (at(p + 1) != '\0' && !is_space(at(p + 1))) return false;
-          done = true;
-        } else if (c == '\0') {
+        } else if (!quoted_byte(c, '"', p, done)) {
           return false;
-        } else {
-          unquoted_.push_back(c);
         }
       } else if (in_single) {
         if (c == '\\' && at(p + 1) == '\'') {
           ++p;
           unquoted_.push_back('\'');
-        } else if (c == '\'') {
-          if (at(p + 1) != '\0' && !is_space(at(p + 1))) return false;
-          done = true;
-        } else if (c == '\0') {
+        } else if (!quoted_byte(c, '\'', p, done)) {
           return false;
-        } else {
-          unquoted_.push_back(c);
         }
       } else {
         switch (c) {
