@@ -10,6 +10,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <memory>
 #include <string>
@@ -92,10 +93,12 @@ class Client {
   std::string ask(std::string_view request, std::size_t reply_bytes) {
     return send(request) ? read(reply_bytes) : std::string();
   }
-  // True when the server closed the connection (a read sees end of stream).
+  // True when the server closed the connection: a read sees end of stream,
+  // or a reset (a close with bytes unread on the server's side sends RST).
   bool closed_by_server() {
     char c;
-    return ::recv(fd_, &c, 1, 0) == 0;
+    const ssize_t r = ::recv(fd_, &c, 1, 0);
+    return r == 0 || (r < 0 && errno == ECONNRESET);
   }
   void close_now() {
     linger abort{.l_onoff = 1, .l_linger = 0};  // RST: gone mid-anything
@@ -231,6 +234,7 @@ TEST_P(KvServer, RequestsBeyondTheConfiguredLimitsAreRefused) {
   ServerConfig config;
   config.limits.max_bulk_bytes = 1024;
   config.limits.max_inline_bytes = 1024;
+  config.max_request_bytes = 64 * 1024;
   server_->stop();
   start(config);
   Client big_bulk = client();
@@ -243,6 +247,14 @@ TEST_P(KvServer, RequestsBeyondTheConfiguredLimitsAreRefused) {
   EXPECT_TRUE(endless_line.closed_by_server());
   Client fine = client();  // the limit is the client's, the server goes on
   EXPECT_EQ(fine.ask(command({"SET", "k", std::string(1024, 'v')}), 5), "+OK\r\n");
+  // Every argument within the limits, the request past max_request_bytes:
+  // closed without a reply once its bytes outgrow the limit.
+  Client huge_request = client();
+  std::string request = "*200\r\n$4\r\nMSET\r\n";
+  for (int i = 0; i < 199; ++i) request += "$1000\r\n" + std::string(1000, 'x') + "\r\n";
+  EXPECT_TRUE(huge_request.send(request.substr(0, 100 * 1024)));
+  EXPECT_TRUE(huge_request.closed_by_server());
+  EXPECT_EQ(server_->stop().protocol_errors, 3u);
 }
 
 TEST_P(KvServer, ValuesLargerThanTheBuffersRoundTrip) {

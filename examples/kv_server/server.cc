@@ -223,17 +223,20 @@ async::Task<void> run_elsewhere(Shard& shard, CommandCall& call) {
 }
 
 // Room to receive into: at least one free byte, and the whole of a
-// request whose size the parser knows (a big bulk). A buffer grown for a
-// big request shrinks back once it is drained.
-void make_room(Buffer& in, std::size_t wanted, std::size_t base) {
+// request whose size the parser knows (a big bulk), up to `limit`; false
+// when the request needs more. A buffer grown for a big request shrinks
+// back once it is drained.
+bool make_room(Buffer& in, std::size_t wanted, std::size_t base, std::size_t limit) {
   const std::size_t need = std::max(wanted, in.size() + 1);
+  if (need > limit) return false;
   if (need <= in.capacity()) {
     if (in.empty() && in.capacity() > 4 * base) in = Buffer(base);
-    return;
+    return true;
   }
-  Buffer bigger(std::max(need, 2 * in.capacity()));
+  Buffer bigger(std::min(std::max(need, 2 * in.capacity()), limit));
   bigger.append(in.view());
   in = std::move(bigger);
+  return true;
 }
 
 async::Task<void> serve_connection(async::TcpStream stream, Shard& shard, [[maybe_unused]] OpenConnection place) {
@@ -245,7 +248,10 @@ async::Task<void> serve_connection(async::TcpStream stream, Shard& shard, [[mayb
   Buffer out;  // allocated by the first reply: an idle connection holds one buffer
   std::size_t wanted = 0;
   for (;;) {
-    make_room(in, wanted, config.buffer_bytes);
+    if (!make_room(in, wanted, config.buffer_bytes, config.max_request_bytes)) {
+      ++shard.stats.protocol_errors;
+      co_return;  // no reply, as Redis closes a client past its query buffer limit
+    }
     auto [received, filled] = co_await stream.recv(std::move(in));
     in = std::move(filled);
     if (!received || *received == 0) co_return;  // reset, or the client closed: nothing to answer

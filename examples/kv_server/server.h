@@ -43,6 +43,10 @@ struct ServerConfig {
   std::size_t max_connections = 10'000;   // per shard, open at once; more are closed when accepted
   std::size_t buffer_bytes = 4096;        // a connection's first receive and reply buffers (they grow for big requests)
   ParserLimits limits;                    // the largest bulk, inline line and argument count a client may send
+  // The most one request may occupy (all its arguments, as received): a
+  // connection whose request outgrows it is closed, as Redis closes one
+  // past its client-query-buffer-limit.
+  std::size_t max_request_bytes = std::size_t{1} << 30;
   std::chrono::milliseconds sweep_period{100};  // active expiry: how often each shard sweeps
   std::size_t sweep_budget = 1000;        // active expiry: the most keys one sweep removes
   std::size_t inbox_capacity = 4096;      // commands forwarded to a shard and not yet taken
@@ -59,7 +63,7 @@ struct ServerStats {
   std::uint64_t refused = 0;          // closed at once: max_connections were open on the shard
   std::uint64_t commands = 0;         // requests executed (a forwarded one counts on the shard that ran it)
   std::uint64_t forwarded = 0;        // commands sent to another shard's inbox
-  std::uint64_t protocol_errors = 0;  // connections closed for malformed requests
+  std::uint64_t protocol_errors = 0;  // connections closed for malformed requests, or requests past max_request_bytes
   std::size_t most_open = 0;          // the most connections open at once on one shard
 };
 
