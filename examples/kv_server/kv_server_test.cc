@@ -309,6 +309,25 @@ TEST_P(KvServer, TheActiveSweepRemovesKeysNobodyReadsAgain) {
   EXPECT_EQ(size, ":1\r\n");
 }
 
+TEST(KvServerLimits, AConnectionPastMaxConnectionsIsToldAndClosed) {
+  ServerConfig config;
+  config.max_connections = 2;
+  auto server = kv::Server::start(kv::SocketAddr::parse("127.0.0.1:0").value(), config);
+  ASSERT_TRUE(server.has_value());
+  Client first((*server)->address());
+  Client second((*server)->address());
+  ASSERT_EQ(first.ask(command({"PING"}), 7), "+PONG\r\n");  // both accepted before the third
+  ASSERT_EQ(second.ask(command({"PING"}), 7), "+PONG\r\n");
+  Client third((*server)->address());
+  const std::string refusal = "-ERR max number of clients reached\r\n";
+  EXPECT_EQ(third.read(refusal.size()), refusal);
+  EXPECT_TRUE(third.closed_by_server());
+  EXPECT_EQ(first.ask(command({"PING"}), 7), "+PONG\r\n");  // the others go on
+  const kv::ServerStats stats = (*server)->stop();
+  EXPECT_EQ(stats.refused, 1u);
+  EXPECT_EQ(stats.most_open, 2u);
+}
+
 INSTANTIATE_TEST_SUITE_P(Shards, KvServer, ::testing::Values(1, 2),
                          [](const auto& info) { return std::to_string(info.param) + "_shards"; });
 

@@ -1,5 +1,7 @@
 #include "examples/kv_server/server.h"
 
+#include <sys/socket.h>
+
 #include <algorithm>
 #include <atomic>
 #include <charconv>
@@ -318,6 +320,10 @@ async::Task<void> accept_connections(async::TcpListener listener, Shard& shard) 
     ++shard.stats.accepted;
     if (shard.open >= shard.config.max_connections) {
       ++shard.stats.refused;
+      // Redis's words before it closes; a fresh socket's send buffer takes
+      // them at once, and a client gone already costs nothing.
+      constexpr std::string_view kFull = "-ERR max number of clients reached\r\n";
+      static_cast<void>(::send(accepted->fd(), kFull.data(), kFull.size(), MSG_DONTWAIT | MSG_NOSIGNAL));
       continue;  // the stream goes out of scope: closed
     }
     accepted->set_nodelay(true);
