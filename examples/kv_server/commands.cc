@@ -749,11 +749,9 @@ const CommandInfo* CommandTable::find(std::string_view name) const noexcept {
   return it == by_name_.end() ? nullptr : &kInfos[it->second];
 }
 
-void CommandTable::execute(keel::World& world, CommandCall& call) const {
-  const CommandInfo* info = find(call.args[0]);
+void CommandTable::execute(keel::World& world, CommandCall& call, const CommandInfo* info) const {
   if (info == nullptr) return reply_unknown_command(call);
-  const auto argc = static_cast<long long>(call.args.size());
-  if ((info->arity > 0 && argc != info->arity) || argc < -info->arity) return reply_arity_error(call, info->name);
+  if (!info->accepts(call.args.size())) return reply_arity_error(call, info->name);
   handlers_[static_cast<std::size_t>(info - kInfos.data())]->run(world, call);
 }
 

@@ -72,6 +72,11 @@ struct CommandInfo {
   int arity;              // Redis's: N exactly N arguments, -N at least N (the name counts)
   KeySpec keys;
   bool every_shard;  // DBSIZE, FLUSHDB: a sharded server runs it on every shard and combines the replies
+
+  // Whether a request of `argc` arguments (the name included) fits arity.
+  bool accepts(std::size_t argc) const noexcept {
+    return arity >= 0 ? argc == static_cast<std::size_t>(arity) : argc >= static_cast<std::size_t>(-arity);
+  }
 };
 
 // The server-wide facts commands report (a World resource, shared by the
@@ -102,7 +107,10 @@ class CommandTable {
   // to) and writes exactly one reply: the command's, or Redis's error for
   // an unknown command or a wrong number of arguments. call.args must not
   // be empty.
-  void execute(keel::World& world, CommandCall& call) const;
+  void execute(keel::World& world, CommandCall& call) const { execute(world, call, find(call.args[0])); }
+  // The same, for a caller that has looked the command up already:
+  // `info` is find(call.args[0]).
+  void execute(keel::World& world, CommandCall& call, const CommandInfo* info) const;
 
   // Every command, in a fixed order (what COMMAND lists).
   static std::span<const CommandInfo> commands() noexcept;

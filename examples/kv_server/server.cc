@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <charconv>
 #include <exception>
 #include <functional>
 #include <future>
@@ -47,10 +46,6 @@ using InboxReceiver = async::mpsc::Receiver<Forwarded>;
 // std::hash rather than the keyspace's absl::Hash: the shard a key goes to
 // must not correlate with the bits its shard's table probes by.
 std::size_t owner_of(std::string_view key, std::size_t shards) { return std::hash<std::string_view>{}(key) % shards; }
-
-bool arity_fits(const CommandInfo& info, std::size_t args) {
-  return info.arity >= 0 ? args == static_cast<std::size_t>(info.arity) : args >= static_cast<std::size_t>(-info.arity);
-}
 
 // The positions of a command's keys in its arguments, as its KeySpec says.
 template <class F>
@@ -142,12 +137,12 @@ async::Task<Bytes> run_on(Shard& shard, std::size_t target, std::span<const std:
   co_return std::move(*reply);
 }
 
-// Whether every key of the command is this shard's (or it has none, or it
-// is an error any shard gives alike).
-bool runs_here(const Shard& shard, std::span<const std::string_view> args) {
+// Whether every key of the command (`info`, looked up once by the
+// caller) is this shard's, or it has none, or it is an error any shard
+// gives alike.
+bool runs_here(const Shard& shard, const CommandInfo* info, std::span<const std::string_view> args) {
   if (shard.config.shards == 1) return true;
-  const CommandInfo* info = shard.table->find(args[0]);
-  if (info == nullptr || !arity_fits(*info, args.size())) return true;
+  if (info == nullptr || !info->accepts(args.size())) return true;
   if (info->every_shard) return false;
   bool here = true;
   for_each_key(*info, args.size(),
@@ -168,25 +163,23 @@ void combine(const std::vector<Bytes>& parts, ReplyWriter& reply) {
       return;
     }
   }
-  const auto header_number = [](std::string_view resp, std::size_t& header_end) {
+  // A part's header: its number (":n" or "*n") and where its body starts.
+  const auto header = [](const Bytes& part) {
+    const std::string_view resp = part.view();
+    const std::size_t end = resp.find("\r\n");
     long long n = 0;
-    header_end = resp.find("\r\n") + 2;
-    std::from_chars(resp.data() + 1, resp.data() + header_end - 2, n);
-    return n;
+    parse_long_long(resp.substr(1, end - 1), n);
+    return std::pair{n, resp.substr(end + 2)};
   };
-  std::size_t header_end = 0;
   if (kind_is(':')) {
     long long sum = 0;
-    for (const Bytes& part : parts) sum += header_number(part.view(), header_end);
+    for (const Bytes& part : parts) sum += header(part).first;
     reply.integer(sum);
   } else if (kind_is('*')) {
     long long count = 0;
-    for (const Bytes& part : parts) count += header_number(part.view(), header_end);
+    for (const Bytes& part : parts) count += header(part).first;
     reply.array(static_cast<std::size_t>(count));
-    for (const Bytes& part : parts) {
-      header_number(part.view(), header_end);
-      reply.raw(part.view().substr(header_end));
-    }
+    for (const Bytes& part : parts) reply.raw(header(part).second);
   } else {
     reply.raw(parts.front().view());
   }
@@ -194,8 +187,7 @@ void combine(const std::vector<Bytes>& parts, ReplyWriter& reply) {
 
 // A command that is not wholly this shard's: sent whole to the shard that
 // owns all its keys, or to every shard (DBSIZE, FLUSHDB), or key by key.
-async::Task<void> run_elsewhere(Shard& shard, CommandCall& call) {
-  const CommandInfo& info = *shard.table->find(call.args[0]);
+async::Task<void> run_elsewhere(Shard& shard, const CommandInfo& info, CommandCall& call) {
   const std::size_t shards = shard.config.shards;
   std::vector<Bytes> parts;
   if (info.every_shard) {
@@ -278,11 +270,12 @@ async::Task<void> serve_connection(async::TcpStream stream, Shard& shard, [[mayb
       parsed_bytes += parsed.consumed;
       if (parser.args().empty()) continue;
       CommandCall call{.args = parser.args(), .reply = reply, .now = now, .client = &client};
-      if (runs_here(shard, call.args)) {
-        shard.table->execute(*shard.world, call);
+      const CommandInfo* info = shard.table->find(call.args[0]);
+      if (runs_here(shard, info, call.args)) {
+        shard.table->execute(*shard.world, call, info);
         ++shard.stats.commands;
       } else {
-        co_await run_elsewhere(shard, call);
+        co_await run_elsewhere(shard, *info, call);
       }
       if (call.close_after) {
         close = true;
