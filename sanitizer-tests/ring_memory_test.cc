@@ -188,6 +188,42 @@ TEST(RingBackendMemory, CompletionsAreCopiedOutIntactAcrossOverflow) {
   ASSERT_FALSE(ring->wait(out, 0ns));
 }
 
+TEST(RingBackendMemory, ZeroTimeoutWaitsReadTheSharedRingsAndLoseNoCompletion) {
+  // Only waits that must not block: each reads the SQ ring's flags to
+  // decide whether to enter the kernel, and reads the CQ either way. 40
+  // completions through a 4-entry CQ (overflow and task work both marked
+  // in the flags) arrive each exactly once, with no blocking wait.
+  if (const auto why = keel_test::refusal(Backend::IoUring)) GTEST_SKIP() << *why;
+  keel::internal::RingRefusal refusal;
+  std::unique_ptr<keel::internal::RingBackend> ring = keel::internal::RingBackend::open(2, 4, refusal);
+  ASSERT_TRUE(ring) << refusal.reason;
+  std::vector<Fd> fds = make_eventfds(40);
+  for (std::size_t i = 0; i < fds.size(); ++i) ASSERT_EQ(ring->add(fds[i].get(), 0x001, 1000 + i), 0);
+  std::vector<keel::internal::Completion> out;
+  ASSERT_FALSE(ring->wait(out, 0ns));
+  ASSERT_TRUE(out.empty());
+  for (int round = 0; round < 3; ++round) {
+    for (const Fd& e : fds) signal_eventfd(e.get());
+    std::vector<int> seen(40, 0);
+    std::size_t total = 0;
+    for (int wait = 0; wait < 1000 && total < 40; ++wait) {
+      out.clear();
+      ASSERT_FALSE(ring->wait(out, 0ns));
+      for (const keel::internal::Completion& c : out) {
+        ASSERT_GE(c.user_data, 1000u);
+        ASSERT_LT(c.user_data, 1040u);
+        ++seen[c.user_data - 1000];
+        ++total;
+        if ((c.flags & keel::internal::kCompletionMore) == 0) {
+          ring->rearm(fds[c.user_data - 1000].get(), 0x001, c.user_data);
+        }
+      }
+    }
+    for (int s : seen) ASSERT_EQ(s, 1);
+    for (const Fd& e : fds) drain(e.get());
+  }
+}
+
 // --- the watch slab, through the Uring ------------------------------------------------
 
 TEST_P(RingMemory, HandlerUnwatchingItselfDiesAfterItsRunNotDuring) {

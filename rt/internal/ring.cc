@@ -94,9 +94,16 @@ RingRefusal refusal_for(int error, int disabled, unsigned entries, unsigned cq_e
 constexpr unsigned kSizeFlags = IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP;
 
 // Tried in order; the next is taken only when the kernel answers EINVAL.
+// TASKRUN_FLAG makes the kernel say in the SQ ring's flags when it holds
+// task work, so a poll that must not wait can skip the system call when
+// there is none (see enter_no_wait); each step tries it first.
+constexpr unsigned kDeferTaskrun = IORING_SETUP_R_DISABLED | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
+constexpr unsigned kCoopTaskrun = IORING_SETUP_R_DISABLED | IORING_SETUP_COOP_TASKRUN;
 constexpr unsigned kCandidateFlags[] = {
-    IORING_SETUP_R_DISABLED | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | kSizeFlags,  // 6.1+
-    IORING_SETUP_R_DISABLED | IORING_SETUP_COOP_TASKRUN | kSizeFlags,                                // 5.19+
+    kDeferTaskrun | IORING_SETUP_TASKRUN_FLAG | kSizeFlags,  // 6.1+
+    kDeferTaskrun | kSizeFlags,
+    kCoopTaskrun | IORING_SETUP_TASKRUN_FLAG | kSizeFlags,  // 5.19+
+    kCoopTaskrun | kSizeFlags,
     IORING_SETUP_R_DISABLED | kSizeFlags,                                                            // 5.10+
     kSizeFlags,                                                                                      // 5.6+
     0,
@@ -178,7 +185,8 @@ std::string RingBackend::flag_names(unsigned flags) {
   };
   static constexpr Name kNames[] = {
       {IORING_SETUP_SINGLE_ISSUER, "SINGLE_ISSUER"}, {IORING_SETUP_DEFER_TASKRUN, "DEFER_TASKRUN"},
-      {IORING_SETUP_COOP_TASKRUN, "COOP_TASKRUN"},   {IORING_SETUP_R_DISABLED, "R_DISABLED"},
+      {IORING_SETUP_COOP_TASKRUN, "COOP_TASKRUN"},   {IORING_SETUP_TASKRUN_FLAG, "TASKRUN_FLAG"},
+      {IORING_SETUP_R_DISABLED, "R_DISABLED"},
       {IORING_SETUP_CQSIZE, "CQSIZE"},               {IORING_SETUP_CLAMP, "CLAMP"},
   };
   std::string names;
@@ -277,7 +285,22 @@ int RingBackend::submit(std::vector<Completion>& out) {
   }
 }
 
+bool RingBackend::kernel_holds_work() const noexcept {
+  // Without TASKRUN_FLAG, task work the kernel holds (a completion not yet
+  // posted) is invisible from here: only entering finds it.
+  if ((flags_ & IORING_SETUP_TASKRUN_FLAG) == 0) return true;
+  if (io_uring_sq_ready(&ring_) > 0) return true;
+  // SAFETY: kflags points into the SQ ring the kernel shares with us for
+  // the ring's life; the kernel sets and clears these bits atomically, and
+  // a stale read only delays what the next poll will see.
+  const unsigned sq_flags = IO_URING_READ_ONCE(*ring_.sq.kflags);
+  return (sq_flags & (IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW)) != 0;
+}
+
 int RingBackend::enter_no_wait(std::vector<Completion>& out) {
+  // Nothing to submit, no task work to run, no overflow to flush: what the
+  // kernel has posted is already in the CQ, which harvest() reads.
+  if (!kernel_holds_work()) return 0;
   for (int retries = 0;;) {
     // Submits the SQ and, with GETEVENTS, runs deferred task work
     // (DEFER_TASKRUN) and flushes overflowed completions into the CQ.

@@ -11,7 +11,8 @@
 //
 // Setup flags are probed, not assumed: SINGLE_ISSUER|DEFER_TASKRUN, then
 // COOP_TASKRUN, then none, each step taken only when the kernel answers
-// EINVAL. The ring is created disabled (IORING_SETUP_R_DISABLED) and enabled
+// EINVAL, and each tried first with TASKRUN_FLAG, with which a poll that
+// must not wait enters the kernel only when the ring shows work for it. The ring is created disabled (IORING_SETUP_R_DISABLED) and enabled
 // by the first wait(), so the single issuer is the thread that polls, not
 // the one that built the World. The CQ is sized larger than the SQ
 // (IORING_SETUP_CQSIZE, 4x by default); when it overflows anyway the kernel
@@ -104,6 +105,9 @@ class RingBackend final : public PollBackend {
   int enable();
   BackendFailure flush_pending(std::vector<Completion>& out);
   int submit(std::vector<Completion>& out);
+  // True unless the ring shows it has nothing to submit, no task work and
+  // no overflowed completions (needs IORING_SETUP_TASKRUN_FLAG to tell).
+  bool kernel_holds_work() const noexcept;
   int enter_no_wait(std::vector<Completion>& out);
   int enter_and_wait(std::vector<Completion>& out, std::chrono::nanoseconds timeout);
   void harvest(std::vector<Completion>& out);

@@ -919,6 +919,11 @@ TEST(UringSetup, SetupFlagsAreProbedAndSteppedDownOnEinval) {
   };
   const unsigned best = flags_with(0);
   std::printf("[ flags    ] accepted: %s\n", keel::internal::RingBackend::flag_names(best).c_str());
+  // Each step is tried with TASKRUN_FLAG first, and without it when refused.
+  EXPECT_NE(best & IORING_SETUP_TASKRUN_FLAG, 0u);
+  const unsigned no_taskrun_flag = flags_with(IORING_SETUP_TASKRUN_FLAG);
+  EXPECT_EQ(no_taskrun_flag & IORING_SETUP_TASKRUN_FLAG, 0u);
+  EXPECT_EQ(no_taskrun_flag & IORING_SETUP_DEFER_TASKRUN, best & IORING_SETUP_DEFER_TASKRUN);
   // Without DEFER_TASKRUN: COOP_TASKRUN is the next step.
   const unsigned no_defer = flags_with(IORING_SETUP_DEFER_TASKRUN);
   EXPECT_EQ(no_defer & (IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_SINGLE_ISSUER), 0u);
@@ -928,7 +933,7 @@ TEST(UringSetup, SetupFlagsAreProbedAndSteppedDownOnEinval) {
   EXPECT_EQ(plain & (IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_COOP_TASKRUN), 0u);
   EXPECT_NE(plain & IORING_SETUP_CQSIZE, 0u);
   // And each of these rings works.
-  for (unsigned refused : {0u, unsigned{IORING_SETUP_DEFER_TASKRUN},
+  for (unsigned refused : {0u, unsigned{IORING_SETUP_TASKRUN_FLAG}, unsigned{IORING_SETUP_DEFER_TASKRUN},
                            unsigned{IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_COOP_TASKRUN}}) {
     keel::internal::ScopedRingSetupFault injected({.einval_flags = refused});
     Loop loop = open_loop(keel::UringInstaller{.entries = 4, .backend = Backend::IoUring});
@@ -939,6 +944,31 @@ TEST(UringSetup, SetupFlagsAreProbedAndSteppedDownOnEinval) {
     signal_eventfd(fd.get());
     EXPECT_EQ(loop.poll(1s), 1u);
     EXPECT_EQ(runs, 1);
+  }
+}
+
+// A poll that must not wait may skip the system call only when the ring
+// shows nothing for the kernel to do: readiness that arrived since the last
+// poll (task work the kernel holds) is still seen by the next zero-timeout
+// poll, on every setup the probe can end with.
+TEST(UringSetup, ZeroTimeoutPollSeesReadinessThatArrivedSinceTheLastPoll) {
+  if (const auto why = keel_test::refusal(Backend::IoUring)) GTEST_SKIP() << *why;
+  for (unsigned refused : {0u, unsigned{IORING_SETUP_TASKRUN_FLAG}, unsigned{IORING_SETUP_DEFER_TASKRUN},
+                           unsigned{IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_COOP_TASKRUN}}) {
+    keel::internal::ScopedRingSetupFault injected({.einval_flags = refused});
+    Loop loop = open_loop(keel::UringInstaller{.entries = 4, .backend = Backend::IoUring});
+    SCOPED_TRACE(keel::internal::RingBackend::flag_names(loop.uring().setup_flags()));
+    Fd fd = make_eventfd();
+    int runs = 0;
+    loop.uring().watch(fd.get(), keel::Readable, counting(runs));
+    for (int round = 1; round <= 100; ++round) {
+      EXPECT_EQ(loop.poll(), 0u);  // armed (first round), then nothing to see
+      signal_eventfd(fd.get());
+      // The eventfd's wakeup has queued the poll's completion (as task work,
+      // or posted) before write() returned: the next poll must find it.
+      ASSERT_EQ(loop.poll(), 1u) << "round " << round;
+      ASSERT_EQ(runs, round);  // the handler read the eventfd dry
+    }
   }
 }
 
