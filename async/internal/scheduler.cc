@@ -43,6 +43,7 @@ void Scheduler::grow_queue() {
 
 std::size_t Scheduler::run_ready(std::size_t budget) {
   TaskRecord* const outer = running_;
+  Trampoline::Turns turns;
   std::size_t ran = 0;
   while (ran < budget && head_ != tail_) {
     const Entry e = queue_[head_++ & mask_];
@@ -51,7 +52,7 @@ std::size_t Scheduler::run_ready(std::size_t budget) {
     running_ = task;
     task->running = task->started = true;
     direct_joins_left_ = kDirectJoins;
-    Trampoline::run(task->resume_at);
+    turns.run(task->resume_at);
     // The task whose chain ran last: this one, or a child it handed its turn to.
     TaskRecord* const last = running_;
     last->running = false;

@@ -8,10 +8,17 @@
 //
 // Positions only grow: objects sit at [head, tail), position p in slot
 // p & mask of a power-of-two allocation, at most `capacity` at once. The
-// producer owns tail_ and a cached copy of head; the consumer owns head_
-// and a cached copy of tail. Each publishes its index with a release
-// store, and the other side reads it with acquire before touching the
-// slots it covers.
+// producer owns tail_ and a cached copy of head; the consumer owns head_.
+// A push publishes its object in the slot itself: the slot's stamp
+// becomes p + 1 (release) once the object is built, and the consumer
+// reads the stamp (acquire), not tail_, to learn that the slot holds the
+// object for its position. So the consumer's fast path reads only slot
+// lines, which carry several messages each when the producer is ahead,
+// and never the line the producer writes its index to: across two cores
+// that halves the cache-line transfers per message. tail_ is still
+// published (release) for the rare readers: the wait handshake and the
+// destructor. A slot's stamp from the previous lap is p + 1 - slots, and
+// a never-used slot's is 0, so neither can pass for position p's.
 //
 // Close. close() (the receiver's) must not race with a push that already
 // checked the flag: a message pushed after the receiver saw "closed and
@@ -21,7 +28,7 @@
 // up: either the push sees the flag and backs out, or close() sees the
 // push and waits for the message to land in the queue, where the receiver
 // drains it. pushing_ has a cache line of its own, which only close()
-// reads: a push writes the line the consumer reads (tail_) once.
+// reads.
 //
 // Not for user code: async/channel.h uses it.
 #pragma once
@@ -57,7 +64,7 @@ class SpscRing {
       throw std::length_error("keel: a channel's capacity is at least 1 and at most 2^40");
     }
     const std::size_t slots = std::bit_ceil(capacity);
-    slots_ = std::allocator<T>().allocate(slots);
+    slots_ = std::make_unique<Slot[]>(slots);  // every stamp 0: no position's
     mask_ = slots - 1;
   }
   SpscRing(const SpscRing&) = delete;
@@ -67,10 +74,9 @@ class SpscRing {
     const std::uint64_t tail = tail_.load(std::memory_order_acquire);
     // SAFETY: both sides are gone (the ring dies with the channel's last
     // endpoint), so exactly the positions [head_, tail) hold objects, each
-    // in its own slot; each is destroyed once, then the allocation is
-    // returned with the size it was allocated with.
-    for (std::uint64_t p = head_.load(std::memory_order_relaxed); p != tail; ++p) std::destroy_at(slot(p));
-    std::allocator<T>().deallocate(slots_, mask_ + 1);
+    // in its own slot; each is destroyed once, before the slots' storage
+    // goes with slots_.
+    for (std::uint64_t p = head_.load(std::memory_order_relaxed); p != tail; ++p) std::destroy_at(object(p));
   }
 
   std::size_t capacity() const noexcept { return capacity_; }
@@ -94,10 +100,13 @@ class SpscRing {
     // SAFETY: tail - head < capacity <= slots (head read with acquire, so
     // the consumer's move out of this slot happened before), so position
     // tail maps to a slot no live object uses. The move cannot throw.
-    ::new (static_cast<void*>(slot(tail))) T(std::move(value));
-    // SAFETY: release publishes the object to the consumer's acquire load;
-    // lowering the mark with release orders that publication before a
-    // close() that waited on it goes on.
+    Slot& at = slots_[tail & mask_];
+    ::new (static_cast<void*>(at.bytes)) T(std::move(value));
+    // SAFETY: the stamp's release publishes the object to the consumer's
+    // acquire load of it; tail_'s, to the handshake and the destructor.
+    // Lowering the mark with release orders both before a close() that
+    // waited on it goes on.
+    at.stamp.store(tail + 1, std::memory_order_release);
     tail_.store(tail + 1, std::memory_order_release);
     pushing_.store(false, std::memory_order_release);
     if (position != nullptr) *position = tail;
@@ -113,15 +122,13 @@ class SpscRing {
   // Consumer: the oldest object, or nullopt when none is published.
   std::optional<T> try_pop() noexcept {
     const std::uint64_t head = head_.load(std::memory_order_relaxed);
-    if (head == tail_cache_) {
-      tail_cache_ = tail_.load(std::memory_order_acquire);
-      if (head == tail_cache_) return std::nullopt;
-    }
-    T* const at = slot(head);
-    // SAFETY: head < tail (read with acquire, which synchronizes with the
-    // push that built this object), so the slot holds the oldest object.
-    // It is moved out and destroyed before head moves on, and head's
-    // release store hands the empty slot back to the producer.
+    if (!published(head)) return std::nullopt;
+    T* const at = object(head);
+    // SAFETY: the slot's stamp is head + 1 (read with acquire, which
+    // synchronizes with the push that built this object), so the slot
+    // holds the oldest object. It is moved out and destroyed before head
+    // moves on, and head's release store hands the empty slot back to the
+    // producer.
     std::optional<T> out(std::in_place, std::move(*at));
     std::destroy_at(at);
     head_.store(head + 1, std::memory_order_release);
@@ -139,12 +146,7 @@ class SpscRing {
   }
 
   // Consumer: whether an object is published (for a parked receiver's recheck).
-  bool has_message() noexcept {
-    const std::uint64_t head = head_.load(std::memory_order_relaxed);
-    if (head != tail_cache_) return true;
-    tail_cache_ = tail_.load(std::memory_order_acquire);
-    return head != tail_cache_;
-  }
+  bool has_message() const noexcept { return published(head_.load(std::memory_order_relaxed)); }
 
   // The receiver closes: no push starts after this returns, and the one in
   // progress, if any, has landed (see the file comment).
@@ -161,9 +163,24 @@ class SpscRing {
   bool closed() const noexcept { return closed_.load(std::memory_order_acquire); }
 
  private:
-  T* slot(std::uint64_t position) const noexcept { return slots_ + (position & mask_); }
+  // Storage for one object and the stamp that says which position's
+  // object it holds (see the file comment).
+  struct Slot {
+    std::atomic<std::uint64_t> stamp{0};
+    alignas(T) std::byte bytes[sizeof(T)];
+  };
 
-  T* slots_ = nullptr;
+  // Consumer: whether the object for `position` is built in its slot.
+  bool published(std::uint64_t position) const noexcept {
+    return slots_[position & mask_].stamp.load(std::memory_order_acquire) == position + 1;
+  }
+  T* object(std::uint64_t position) const noexcept {
+    // SAFETY: called only for a position whose object was built in the
+    // slot's bytes by try_push (published, or in [head, tail) at the end).
+    return std::launder(reinterpret_cast<T*>(slots_[position & mask_].bytes));
+  }
+
+  std::unique_ptr<Slot[]> slots_;
   std::uint64_t mask_ = 0;
   std::size_t capacity_ = 0;
   std::atomic<bool> closed_{false};
@@ -175,7 +192,6 @@ class SpscRing {
   alignas(kCacheLine) std::atomic<bool> pushing_{false};
   // Consumer's line.
   alignas(kCacheLine) std::atomic<std::uint64_t> head_{0};
-  std::uint64_t tail_cache_ = 0;
 };
 
 }  // namespace keel::async::internal

@@ -55,6 +55,34 @@ class Trampoline {
     depth_ = outer_depth;
   }
 
+  // For a loop that resumes one chain after another (the scheduler's
+  // turn): the state of an enclosing chain, if any, is set aside once for
+  // the whole loop instead of once per chain.
+  class Turns {
+   public:
+    Turns() noexcept : outer_next_(std::exchange(next_, {})), outer_depth_(depth_) {}
+    ~Turns() {
+      next_ = outer_next_;
+      depth_ = outer_depth_;
+    }
+    Turns(const Turns&) = delete;
+    Turns& operator=(const Turns&) = delete;
+
+    // As run(first), within the loop.
+    void run(std::coroutine_handle<> first) noexcept {
+      depth_ = 0;
+      first.resume();
+      while (next_) {
+        depth_ = 0;
+        std::exchange(next_, {}).resume();
+      }
+    }
+
+   private:
+    std::coroutine_handle<> outer_next_;
+    unsigned outer_depth_;
+  };
+
   // What await_suspend returns to run `next` once the current coroutine has
   // suspended: `next` itself while the direct-transfer budget lasts, else
   // noop_coroutine() with `next` queued for the loop.
