@@ -61,8 +61,10 @@ struct RuntimeOptions {
   // threads and at the timers (no system call). At least 1.
   std::size_t tasks_per_turn = 256;
   // While tasks stay ready, the longest the ring goes unpolled: the IO
-  // latency busy tasks can add. Lower polls more often (a non-blocking
-  // poll is a system call, about a microsecond); zero polls every turn.
+  // latency busy tasks can add. Lower polls more often; zero polls every
+  // turn. A non-blocking poll is a system call (about a microsecond) on
+  // epoll, and on io_uring when the ring shows work for the kernel (SQEs
+  // to submit, completions to post); otherwise it only reads the CQ.
   std::chrono::nanoseconds ring_poll_interval = std::chrono::microseconds(20);
   // The ring the runtime opens when the World has no Uring.
   UringInstaller own_ring{.entries = 64};
