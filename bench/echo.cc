@@ -6,7 +6,9 @@
 // loop, a hand-written raw epoll loop (echo_raw.h), and standalone Asio
 // 1.22 on its epoll backend and on its io_uring backend (echo_asio.h).
 // Every row is an EchoPair timed by the same code (echo_measure.h); Keel's
-// rows (echo_keel.h) run keel::async tasks on io_uring and on epoll.
+// rows (echo_keel.h) run keel::async tasks on io_uring and on epoll. The
+// echo_ab cases run Keel's pair and the hand-written one interleaved in
+// blocks, for a ratio that the VM's drift between rows does not move.
 //
 // Asio's backend is chosen by macros when its headers are compiled
 // (ASIO_HAS_IO_URING plus ASIO_DISABLE_EPOLL for io_uring), and Asio is
@@ -44,5 +46,8 @@ int main(int argc, char** argv) {
   register_echo_benchmarks("keel_epoll", make_keel_epoll_pair);
   register_echo_benchmarks("raw_epoll", make_raw_epoll_pair);
   register_echo_benchmarks(asio_backend(), make_asio_pair);
+  // Keel against the hand-written loops in the same stretch of time.
+  register_interleaved_round_trips("keel_uring", make_keel_uring_pair, "raw_uring", make_raw_uring_pair);
+  register_interleaved_round_trips("keel_epoll", make_keel_epoll_pair, "raw_epoll", make_raw_epoll_pair);
   return echo_main(argc, argv, "echo_asio_uring");
 }

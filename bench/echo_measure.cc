@@ -51,6 +51,17 @@ std::int64_t RoundTrips::run(EchoPair& pair) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(stop - start).count();
 }
 
+void InterleavedRoundTrips::run_blocks() {
+  for (int turn = 0; turn < 2; ++turn) {
+    const bool run_a = (turn == 0) == a_first_;
+    EchoPair& pair = run_a ? a_ : b_;
+    RoundTrips& trips = run_a ? trips_a_ : trips_b_;
+    std::vector<std::int64_t>& samples = run_a ? samples_a_ : samples_b_;
+    for (int i = 0; i < block_; ++i) samples.push_back(trips.run(pair));
+  }
+  a_first_ = !a_first_;
+}
+
 namespace {
 
 constexpr int kWarmUpRoundTrips = 1000;
@@ -322,6 +333,39 @@ void run_other_configuration(const char* name, const std::vector<std::string>& a
 
 }  // namespace
 
+void interleaved_round_trip_case(benchmark::State& state, MakeEchoPair make_a, MakeEchoPair make_b) {
+  // 200 round trips per block: a few milliseconds, shorter than the
+  // stretches the VM's speed holds for.
+  constexpr int kBlock = 200;
+  std::unique_ptr<EchoPair> a;
+  std::unique_ptr<EchoPair> b;
+  try {
+    a = make_a(Mode::OneThread);
+    b = make_b(Mode::OneThread);
+    InterleavedRoundTrips warm_up(*a, *b, kWarmUpRoundTrips / 2);
+    warm_up.run_blocks();
+  } catch (const std::exception& e) {
+    skip(state, e.what());
+    return;
+  }
+  InterleavedRoundTrips trips(*a, *b, kBlock);
+  try {
+    for (auto _ : state) trips.run_blocks();
+  } catch (const std::exception& e) {
+    state.SkipWithError(e.what());
+    return;
+  }
+  if (trips.mismatches() != 0) {
+    state.SkipWithError("a reply differed from its message");
+    return;
+  }
+  const auto a_p50 = static_cast<double>(percentile(trips.samples_a(), 0.50));
+  const auto b_p50 = static_cast<double>(percentile(trips.samples_b(), 0.50));
+  state.counters["a_p50_ns"] = a_p50;
+  state.counters["b_p50_ns"] = b_p50;
+  state.counters["p50_ratio"] = a_p50 / b_p50;
+}
+
 void register_echo_benchmarks(const std::string& name, MakeEchoPair make) {
   registered_implementations().push_back(name);
   for (const Mode mode : {Mode::OneThread, Mode::TwoThreads}) {
@@ -337,6 +381,15 @@ void register_echo_benchmarks(const std::string& name, MakeEchoPair make) {
         ->UseRealTime()
         ->Unit(benchmark::kMillisecond);
   }
+}
+
+void register_interleaved_round_trips(const std::string& name_a, MakeEchoPair make_a, const std::string& name_b,
+                                      MakeEchoPair make_b) {
+  benchmark::RegisterBenchmark(("echo_ab/" + name_a + "_vs_" + name_b + "/round_trip/one_thread").c_str(),
+                               [make_a, make_b](benchmark::State& state) {
+                                 interleaved_round_trip_case(state, make_a, make_b);
+                               })
+      ->UseRealTime();
 }
 
 int echo_main(int argc, char** argv, const char* other_configuration) {

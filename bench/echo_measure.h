@@ -61,8 +61,41 @@ class RoundTrips {
   std::uint64_t mismatches_ = 0;
 };
 
+// Round trips of two pairs interleaved in blocks within one process, the
+// pair that goes first alternating from one call to the next: both see the
+// same machine state, so the ratio of their percentiles holds on a machine
+// whose speed drifts between the runs of separate rows.
+class InterleavedRoundTrips {
+ public:
+  InterleavedRoundTrips(EchoPair& a, EchoPair& b, int block) : a_(a), b_(b), block_(block) {}
+
+  // `block` round trips through each pair.
+  void run_blocks();
+
+  std::vector<std::int64_t>& samples_a() { return samples_a_; }
+  std::vector<std::int64_t>& samples_b() { return samples_b_; }
+  std::uint64_t mismatches() const { return trips_a_.mismatches() + trips_b_.mismatches(); }
+
+ private:
+  EchoPair& a_;
+  EchoPair& b_;
+  int block_;
+  bool a_first_ = true;
+  RoundTrips trips_a_;
+  RoundTrips trips_b_;
+  std::vector<std::int64_t> samples_a_;
+  std::vector<std::int64_t> samples_b_;
+};
+
 // Registers the four cases of one implementation (see the top of this file).
 void register_echo_benchmarks(const std::string& name, MakeEchoPair make);
+
+// Registers echo_ab/<a>_vs_<b>/round_trip/one_thread: one-thread round
+// trips of the two interleaved (InterleavedRoundTrips), with counters
+// a_p50_ns, b_p50_ns and p50_ratio (a / b). Printed with the other cases,
+// not in the table.
+void register_interleaved_round_trips(const std::string& name_a, MakeEchoPair make_a, const std::string& name_b,
+                                      MakeEchoPair make_b);
 
 // main() of an echo benchmark binary: runs the registered cases (console
 // output as usual) and prints one Markdown table of every row. With

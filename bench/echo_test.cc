@@ -104,6 +104,42 @@ TEST(RoundTrips, CountsEachReplyThatDiffersFromItsMessage) {
   EXPECT_EQ(trips.mismatches(), 3u);
 }
 
+// An EchoPair that echoes faithfully and writes its name to a shared log
+// on every round trip.
+class LoggingPair final : public EchoPair {
+ public:
+  LoggingPair(char name, std::string& log) : name_(name), log_(log) {}
+  void round_trip(std::span<const std::byte> message, std::span<std::byte> reply) override {
+    std::memcpy(reply.data(), message.data(), message.size());
+    log_ += name_;
+  }
+  void stream(std::span<const std::byte>, std::size_t, StreamCheck&) override {}
+
+ private:
+  char name_;
+  std::string& log_;
+};
+
+TEST(InterleavedRoundTrips, RunsABlockOfEachAndAlternatesWhichGoesFirst) {
+  std::string log;
+  LoggingPair a('a', log);
+  LoggingPair b('b', log);
+  InterleavedRoundTrips trips(a, b, 2);
+  for (int i = 0; i < 3; ++i) trips.run_blocks();
+  EXPECT_EQ(log, "aabb" "bbaa" "aabb");
+  EXPECT_EQ(trips.samples_a().size(), 6u);
+  EXPECT_EQ(trips.samples_b().size(), 6u);
+  EXPECT_EQ(trips.mismatches(), 0u);
+}
+
+TEST(InterleavedRoundTrips, CountsTheMismatchesOfBothPairs) {
+  CorruptingPair a(2);
+  CorruptingPair b(3);
+  InterleavedRoundTrips trips(a, b, 6);
+  trips.run_blocks();
+  EXPECT_EQ(trips.mismatches(), 3u + 2u);
+}
+
 TEST(ServerThread, ShutsTheSocketDownAndKeepsTheMessageWhenTheServerThrows) {
   LoopbackPair sockets = connect_loopback();
   ServerThread server(sockets.server.get(), [](int) { throw std::runtime_error("server broke"); });
