@@ -107,9 +107,9 @@ class Runtime {
   }
 
   // Queues `task` to run; the handle gives its result (async/join_handle.h).
-  // Always inlined: GCC leaves it out of line in a coroutine's body, and
+  // Always inlined: GCC leaves it out of line in a coroutine's body, where
   // the call (the registers it saves, the handle returned through memory)
-  // was a fifth of a detached spawn's cost.
+  // costs a fifth of a detached spawn.
   template <class T>
   [[gnu::always_inline]] JoinHandle<T> spawn(Task<T> task) {
     auto frame = internal::TaskAccess::release(task);
