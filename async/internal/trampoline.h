@@ -13,8 +13,9 @@
 // kMaxDirect transfers bounds the stack to kMaxDirect frames in every
 // build and costs within noise of symmetric transfer.
 //
-//   internal::Trampoline::run(task_handle);           // the runtime's one resume point
-//   return internal::Trampoline::transfer(next);      // from await_suspend / final_suspend
+//   internal::Trampoline::Turns turns;             // the runtime's turn
+//   turns.run(task_handle);                        // its one resume point
+//   return internal::Trampoline::transfer(next);   // from await_suspend / final_suspend
 //
 // Not for user code: tasks and the runtime use it. Every resumption of a
 // Keel coroutine must go through run(); a coroutine resumed directly would
@@ -28,36 +29,11 @@ namespace keel::async::internal {
 
 class Trampoline {
  public:
-  // Resumes `first`, then each coroutine handed over, until none is. Returns
-  // when the chain suspends on something outside it (a timer, a channel) or
-  // finishes. Re-entrant: a run() from inside a resumed coroutine (a
-  // handler it calls that blocks on a task of its own) keeps its own chain.
-  static void run(std::coroutine_handle<> first) noexcept {
-    const unsigned outer_depth = depth_;
-    if (!next_) [[likely]] {
-      // No hand-over pending (the runtime's turns, and runs from inside a
-      // resumed coroutine): only the depth to give back.
-      depth_ = 0;
-      first.resume();
-      while (next_) {
-        depth_ = 0;
-        std::exchange(next_, {}).resume();
-      }
-      depth_ = outer_depth;
-      return;
-    }
-    std::coroutine_handle<> outer = std::exchange(next_, first);
-    while (next_) {
-      depth_ = 0;
-      std::exchange(next_, {}).resume();
-    }
-    next_ = outer;
-    depth_ = outer_depth;
-  }
-
-  // For a loop that resumes one chain after another (the scheduler's
-  // turn): the state of an enclosing chain, if any, is set aside once for
-  // the whole loop instead of once per chain.
+  // Resumes chains, one after another, in bounded stack. While a Turns
+  // lives, the state of an enclosing chain (a run from inside a resumed
+  // coroutine: a handler it calls that blocks on a task of its own) is set
+  // aside, so a loop that resumes many chains (the scheduler's turn) pays
+  // for that once.
   class Turns {
    public:
     Turns() noexcept : outer_next_(std::exchange(next_, {})), outer_depth_(depth_) {}
@@ -68,7 +44,9 @@ class Trampoline {
     Turns(const Turns&) = delete;
     Turns& operator=(const Turns&) = delete;
 
-    // As run(first), within the loop.
+    // Resumes `first`, then each coroutine handed over, until none is.
+    // Returns when the chain suspends on something outside it (a timer, a
+    // channel) or finishes.
     void run(std::coroutine_handle<> first) noexcept {
       depth_ = 0;
       first.resume();
@@ -82,6 +60,9 @@ class Trampoline {
     std::coroutine_handle<> outer_next_;
     unsigned outer_depth_;
   };
+
+  // One chain: Turns::run in a Turns of its own.
+  static void run(std::coroutine_handle<> first) noexcept { Turns().run(first); }
 
   // What await_suspend returns to run `next` once the current coroutine has
   // suspended: `next` itself while the direct-transfer budget lasts, else

@@ -176,10 +176,11 @@ void combine(const std::vector<Bytes>& parts, ReplyWriter& reply) {
     for (const Bytes& part : parts) sum += header(part).first;
     reply.integer(sum);
   } else if (kind_is('*')) {
+    std::vector<std::pair<long long, std::string_view>> headers;
     long long count = 0;
-    for (const Bytes& part : parts) count += header(part).first;
+    for (const Bytes& part : parts) count += headers.emplace_back(header(part)).first;
     reply.array(static_cast<std::size_t>(count));
-    for (const Bytes& part : parts) reply.raw(header(part).second);
+    for (const auto& [n, body] : headers) reply.raw(body);
   } else {
     reply.raw(parts.front().view());
   }
@@ -319,7 +320,6 @@ async::Task<void> accept_connections(async::TcpListener listener, Shard& shard) 
       static_cast<void>(::send(accepted->fd(), kFull.data(), kFull.size(), MSG_DONTWAIT | MSG_NOSIGNAL));
       continue;  // the stream goes out of scope: closed
     }
-    accepted->set_nodelay(true);
     async::spawn(serve_connection(std::move(*accepted), shard, OpenConnection(shard))).detach();
   }
 }

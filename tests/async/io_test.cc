@@ -4,6 +4,8 @@
 // nothing the kernel may still write.
 #include <gtest/gtest.h>
 #include <dirent.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -505,6 +507,30 @@ TEST_P(Io, DroppedAcceptStreamClosesWhatItAccepted) {
     }
   }());
   EXPECT_EQ(open_fds(), before);
+}
+
+bool nodelay_on(const TcpStream& stream) {
+  int on = 0;
+  socklen_t size = sizeof on;
+  return ::getsockopt(stream.fd(), IPPROTO_TCP, TCP_NODELAY, &on, &size) == 0 && on != 0;
+}
+
+// Every stream Keel makes has TCP_NODELAY: servers take that for granted
+// and do not set it again per connection.
+TEST_P(Io, StreamsFromConnectAcceptAndIncomingHaveNodelay) {
+  rt().block_on([]() -> Task<void> {
+    TcpListener listener = TcpListener::bind("127.0.0.1:0").value();
+    const std::string at = "127.0.0.1:" + std::to_string(listener.local_addr().port());
+    TcpStream connected = (co_await TcpStream::connect(at)).value();
+    TcpStream accepted = (co_await listener.accept()).value();
+    auto incoming = listener.incoming(4);
+    TcpStream second = (co_await TcpStream::connect(at)).value();
+    TcpStream streamed = (co_await incoming.next()).value();
+    EXPECT_TRUE(nodelay_on(connected));
+    EXPECT_TRUE(nodelay_on(accepted));
+    EXPECT_TRUE(nodelay_on(second));
+    EXPECT_TRUE(nodelay_on(streamed));
+  }());
 }
 
 constexpr std::size_t kZcBytes = 1 << 20;
