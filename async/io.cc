@@ -170,69 +170,29 @@ std::expected<TcpStream, std::error_code> TcpStream::adopt(int fd) {
 }
 
 BufferOp TcpStream::recv(Buffer buffer) {
-  OpInput in;
-  in.kind = OpKind::kRecv;
-  in.source = source_.get();
-  in.buffer = std::move(buffer);
-  return BufferOp(source_.driver("TcpStream::recv()"), std::move(in));
+  return BufferOp(source_.driver("TcpStream::recv()"), OpKind::kRecv, source_.get(), std::move(buffer));
 }
 
-BufferOp TcpStream::send(Buffer buffer) { return send_from(std::move(buffer), 0); }
-
-BufferOp TcpStream::send_from(Buffer buffer, std::size_t offset) {
-  OpInput in;
-  in.kind = OpKind::kSend;
-  in.source = source_.get();
-  in.buffer = std::move(buffer);
-  in.offset = offset;
-  return BufferOp(source_.driver("TcpStream::send()"), std::move(in));
+BufferOp TcpStream::send(Buffer buffer) {
+  return BufferOp(source_.driver("TcpStream::send()"), OpKind::kSend, source_.get(), std::move(buffer));
 }
 
 BytesOp TcpStream::send(Bytes bytes) {
-  OpInput in;
-  in.kind = OpKind::kSendBytes;
-  in.source = source_.get();
-  in.bytes = std::move(bytes);
-  return BytesOp(source_.driver("TcpStream::send()"), std::move(in));
+  return BytesOp(source_.driver("TcpStream::send()"), OpKind::kSendBytes, source_.get(), std::move(bytes));
 }
 
-Task<IoResult<Buffer>> TcpStream::send_all(Buffer buffer) {
-  std::size_t sent = 0;
-  const std::size_t total = buffer.size();
-  while (sent < total) {
-    auto [n, back] = co_await send_from(std::move(buffer), sent);
-    buffer = std::move(back);
-    if (!n) co_return IoResult<Buffer>{std::unexpected(n.error()), std::move(buffer)};
-    sent += *n;
-  }
-  co_return IoResult<Buffer>{total, std::move(buffer)};
+BufferOp TcpStream::send_all(Buffer buffer) {
+  return BufferOp(source_.driver("TcpStream::send_all()"), OpKind::kSend, source_.get(), std::move(buffer), 0, true);
 }
 
-Task<IoResult<Bytes>> TcpStream::send_all(Bytes bytes) {
-  std::size_t sent = 0;
-  const std::size_t total = bytes.size();
-  internal::IoDriver& driver = source_.driver("TcpStream::send_all()");
-  while (sent < total) {
-    OpInput in;
-    in.kind = OpKind::kSendBytes;
-    in.source = source_.get();
-    in.bytes = std::move(bytes);
-    in.offset = sent;
-    auto [n, back] = co_await BytesOp(driver, std::move(in));
-    bytes = std::move(back);
-    if (!n) co_return IoResult<Bytes>{std::unexpected(n.error()), std::move(bytes)};
-    sent += *n;
-  }
-  co_return IoResult<Bytes>{total, std::move(bytes)};
+BytesOp TcpStream::send_all(Bytes bytes) {
+  return BytesOp(source_.driver("TcpStream::send_all()"), OpKind::kSendBytes, source_.get(), std::move(bytes), 0, true);
 }
 
 BytesOp TcpStream::send_zc(Bytes bytes) {
   internal::IoDriver& driver = source_.driver("TcpStream::send_zc()");
-  OpInput in;
-  in.kind = driver.send_zc_supported() ? OpKind::kSendZc : OpKind::kSendBytes;
-  in.source = source_.get();
-  in.bytes = std::move(bytes);
-  return BytesOp(driver, std::move(in));
+  const OpKind kind = driver.send_zc_supported() ? OpKind::kSendZc : OpKind::kSendBytes;
+  return BytesOp(driver, kind, source_.get(), std::move(bytes));
 }
 
 std::error_code TcpStream::shutdown(int how) noexcept {
@@ -276,11 +236,7 @@ Task<std::expected<Buffer, std::error_code>> RecvStream::next() {
   // kept bytes first, keeps the byte order.
   if (slot == nullptr || !source_->leftovers.empty() || source_->orphaned_reads > 0) {
     Buffer buffer = co_await pool_->acquire();
-    OpInput in;
-    in.kind = OpKind::kRecv;
-    in.source = source_;
-    in.buffer = std::move(buffer);
-    auto [n, b] = co_await BufferOp(*driver_, std::move(in));
+    auto [n, b] = co_await BufferOp(*driver_, OpKind::kRecv, source_, std::move(buffer));
     if (!n) co_return std::unexpected(n.error());
     co_return std::move(b);
   }
@@ -417,22 +373,22 @@ RecvFromOp UdpSocket::recv_from(Buffer buffer) {
   return RecvFromOp(source_.driver("UdpSocket::recv_from()"), std::move(in));
 }
 
-BufferOp UdpSocket::send_to(Buffer buffer, const SocketAddr& to) {
+SendToOp UdpSocket::send_to(Buffer buffer, const SocketAddr& to) {
   OpInput in;
   in.kind = OpKind::kSendTo;
   in.source = source_.get();
   in.buffer = std::move(buffer);
   in.addr = to;
-  return BufferOp(source_.driver("UdpSocket::send_to()"), std::move(in));
+  return SendToOp(source_.driver("UdpSocket::send_to()"), std::move(in));
 }
 
-BytesOp UdpSocket::send_to(Bytes bytes, const SocketAddr& to) {
+SendBytesToOp UdpSocket::send_to(Bytes bytes, const SocketAddr& to) {
   OpInput in;
   in.kind = OpKind::kSendBytesTo;
   in.source = source_.get();
   in.bytes = std::move(bytes);
   in.addr = to;
-  return BytesOp(source_.driver("UdpSocket::send_to()"), std::move(in));
+  return SendBytesToOp(source_.driver("UdpSocket::send_to()"), std::move(in));
 }
 
 SocketAddr UdpSocket::local_addr() const { return internal::name_of(fd(), false); }
@@ -457,30 +413,15 @@ OpenOp File::create(std::string path) {
 }
 
 BufferOp File::read_at(Buffer buffer, std::uint64_t offset) {
-  OpInput in;
-  in.kind = OpKind::kReadAt;
-  in.source = source_.get();
-  in.buffer = std::move(buffer);
-  in.offset = offset;
-  return BufferOp(source_.driver("File::read_at()"), std::move(in));
+  return BufferOp(source_.driver("File::read_at()"), OpKind::kReadAt, source_.get(), std::move(buffer), offset);
 }
 
 BufferOp File::write_at(Buffer buffer, std::uint64_t offset) {
-  OpInput in;
-  in.kind = OpKind::kWriteAt;
-  in.source = source_.get();
-  in.buffer = std::move(buffer);
-  in.offset = offset;
-  return BufferOp(source_.driver("File::write_at()"), std::move(in));
+  return BufferOp(source_.driver("File::write_at()"), OpKind::kWriteAt, source_.get(), std::move(buffer), offset);
 }
 
 BytesOp File::write_at(Bytes bytes, std::uint64_t offset) {
-  OpInput in;
-  in.kind = OpKind::kWriteBytesAt;
-  in.source = source_.get();
-  in.bytes = std::move(bytes);
-  in.offset = offset;
-  return BytesOp(source_.driver("File::write_at()"), std::move(in));
+  return BytesOp(source_.driver("File::write_at()"), OpKind::kWriteBytesAt, source_.get(), std::move(bytes), offset);
 }
 
 FsyncOp File::fsync() {

@@ -48,18 +48,13 @@
 #include "async/buffer_pool.h"
 #include "async/internal/io_driver.h"
 #include "async/internal/io_op.h"
+#include "async/internal/transfer_op.h"
+#include "async/io_result.h"
 #include "async/socket_addr.h"
 #include "async/task.h"
 
 namespace keel::async {
 
-// What an operation on a buffer gives back: the bytes moved (or the error)
-// and the buffer, whatever happened. `auto [n, buf] = co_await ...`.
-template <class B>
-struct IoResult {
-  std::expected<std::size_t, std::error_code> result;
-  B buffer;
-};
 
 // recv_from: also who sent the datagram.
 struct RecvFromResult {
@@ -74,8 +69,6 @@ class RecvStream;
 class AcceptStream;
 
 namespace internal {
-
-inline std::error_code errno_code(int error) noexcept { return {error, std::system_category()}; }
 
 template <class B>
 struct FinishBufferOp {
@@ -152,8 +145,10 @@ class SourceHandle {
 
 }  // namespace internal
 
-using BufferOp = internal::IoOp<internal::FinishBufferOp<Buffer>>;
-using BytesOp = internal::IoOp<internal::FinishBufferOp<Bytes>>;
+using BufferOp = internal::TransferOp<Buffer>;
+using BytesOp = internal::TransferOp<Bytes>;
+using SendToOp = internal::IoOp<internal::FinishBufferOp<Buffer>>;
+using SendBytesToOp = internal::IoOp<internal::FinishBufferOp<Bytes>>;
 using RecvFromOp = internal::IoOp<internal::FinishRecvFrom>;
 using AcceptOp = internal::IoOp<internal::FinishAccept>;
 using ConnectOp = internal::IoOp<internal::FinishConnect>;
@@ -192,9 +187,10 @@ class TcpStream {
   RecvStream recv_stream(BufferPool& pool, std::size_t quota = 16);
   // Sends every byte, in as many sends as it takes; the count is all of
   // them, or the error of the send that failed (the bytes sent before it
-  // are gone to the peer).
-  Task<IoResult<Buffer>> send_all(Buffer buffer);
-  Task<IoResult<Bytes>> send_all(Bytes bytes);
+  // are gone to the peer). One operation: the runtime submits the next
+  // send from the completion of a short one, without resuming the task.
+  BufferOp send_all(Buffer buffer);
+  BytesOp send_all(Bytes bytes);
 
   // shutdown(2): SHUT_WR ends the peer's reads; now, without a wait.
   std::error_code shutdown(int how = SHUT_WR) noexcept;
@@ -211,7 +207,6 @@ class TcpStream {
   friend struct internal::FinishConnect;
   friend class RecvStream;
   explicit TcpStream(internal::SourceHandle source) noexcept : source_(std::move(source)) {}
-  BufferOp send_from(Buffer buffer, std::size_t offset);
 
   internal::SourceHandle source_;
 };
@@ -345,8 +340,8 @@ class UdpSocket {
 
   // One datagram into the buffer's spare capacity (a longer one is cut).
   RecvFromOp recv_from(Buffer buffer);
-  BufferOp send_to(Buffer buffer, const SocketAddr& to);
-  BytesOp send_to(Bytes bytes, const SocketAddr& to);
+  SendToOp send_to(Buffer buffer, const SocketAddr& to);
+  SendBytesToOp send_to(Bytes bytes, const SocketAddr& to);
 
   SocketAddr local_addr() const;
   int fd() const noexcept { return source_.fd(); }

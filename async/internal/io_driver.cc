@@ -204,7 +204,7 @@ void IoDriver::release(OpSlot* slot) noexcept {
   slot->addr_len = 0;
   slot->offset = 0;
   slot->connect_started = false;
-  slot->in_kernel = slot->notification_pending = slot->owner_gone = false;
+  slot->in_kernel = slot->notification_pending = slot->owner_gone = slot->whole = false;
   slot->quota = 0;
   slot->finished = false;
   while (!slot->items.empty()) {
@@ -669,11 +669,13 @@ void IoDriver::on_completion(void* self, const keel::internal::Completion& compl
     }
   }
   if (slot->state != OpState::kInFlight && slot->state != OpState::kOrphaned) return;
+  std::int32_t result = completion.result;
+  if (slot->whole && slot->state == OpState::kInFlight && driver->send_rest(slot, result)) return;
   slot->in_kernel = false;
   --driver->in_kernel_;
   if (slot->source != nullptr) slot->source->in_flight.remove(slot);
   const bool orphaned = slot->state == OpState::kOrphaned;
-  driver->complete(slot, completion.result);
+  driver->complete(slot, result);
   if (!orphaned) {
     slot->waiter.wake();
     return;
@@ -681,6 +683,36 @@ void IoDriver::on_completion(void* self, const keel::internal::Completion& compl
   IoSource* source = slot->source;
   if (source != nullptr && reads(slot->kind)) --source->orphaned_reads;
   driver->settle_orphan(slot);
+}
+
+bool IoDriver::send_rest(OpSlot* slot, std::int32_t& result) noexcept {
+  if (result < 0) return false;
+  const std::uint64_t sent = slot->offset + static_cast<std::uint64_t>(result);
+  // All sent, or a send that took no byte (which another would repeat).
+  if (sent >= send_size(slot) || result == 0) {
+    result = static_cast<std::int32_t>(sent);
+    return false;
+  }
+  // The stream is closing: its fd may be gone, and a send must not reach
+  // whatever file takes its number.
+  if (!slot->source->open) {
+    result = -ECANCELED;
+    return false;
+  }
+  io_uring_sqe* sqe = ops_.sqe();
+  if (sqe == nullptr) {
+    result = -EBUSY;
+    return false;
+  }
+  slot->offset = sent;
+  const std::string_view rest = (slot->kind == OpKind::kSend ? slot->buffer.view() : slot->bytes.view()).substr(sent);
+  // SAFETY: as in submit(): the bytes are the slot's own Buffer or Bytes,
+  // kept until the slot's final completion; the slot stays in the kernel
+  // (in_kernel, in its source's in-flight list) under the same user_data,
+  // whose earlier completion has just been consumed.
+  io_uring_prep_send(sqe, slot->source->fd, rest.data(), rest.size(), MSG_NOSIGNAL);
+  io_uring_sqe_set_data64(sqe, user_data(slot));
+  return true;
 }
 
 void IoDriver::complete(OpSlot* slot, std::int32_t result) noexcept {
@@ -814,6 +846,16 @@ std::int32_t IoDriver::attempt(OpSlot* slot) noexcept {
   // next edge is what says there is more.
   if (rc == -EAGAIN || (rc > 0 && static_cast<std::size_t>(rc) < asked)) {
     (reads(slot->kind) ? slot->source->read_ready : slot->source->write_ready) = false;
+  }
+  if (slot->whole && rc >= 0) {
+    // send_all: the rest goes when the socket takes more; the count is
+    // every byte sent.
+    const std::uint64_t sent = slot->offset + static_cast<std::uint64_t>(rc);
+    if (rc > 0 && sent < send_size(slot)) {
+      slot->offset = sent;
+      return -EAGAIN;
+    }
+    return static_cast<std::int32_t>(sent);
   }
   return rc;
 }

@@ -109,6 +109,7 @@ struct OpSlot {
   bool in_kernel = false;        // the kernel has it (a final completion is owed)
   bool notification_pending = false;  // send_zc: the kernel may still read `bytes`
   bool owner_gone = false;       // multishot / send_zc: settled at the final completion
+  bool whole = false;            // kSend/kSendBytes: sends again from a short send's end (send_all)
   std::uint32_t quota = 0;       // multishot: items queued at most before it is stopped
   bool finished = false;         // multishot recv: end of stream or an error ended it
   std::deque<MultishotItem> items;  // multishot: produced, not yet taken
@@ -122,7 +123,7 @@ struct OpSlot {
   // What the kernel reads or writes, owned here until the final completion.
   keel::Buffer buffer;
   keel::Bytes bytes;
-  std::uint64_t offset = 0;  // files: the file offset; sends: the first byte to send
+  std::uint64_t offset = 0;  // files: the file offset; sends: the first byte to send (send_all: sent so far)
   int open_flags = 0;
   unsigned open_mode = 0;
   std::string path;
@@ -259,6 +260,12 @@ class IoDriver {
  private:
   static void on_completion(void* self, const keel::internal::Completion& completion);
   void complete(OpSlot* slot, std::int32_t result) noexcept;
+  // send_all, at a send's completion: submits the rest (true), or turns
+  // `result` into the operation's: every byte sent, or the error.
+  bool send_rest(OpSlot* slot, std::int32_t& result) noexcept;
+  static std::size_t send_size(const OpSlot* slot) noexcept {
+    return slot->kind == OpKind::kSend ? slot->buffer.size() : slot->bytes.size();
+  }
   void settle_orphan(OpSlot* slot) noexcept;
   void complete_multishot(OpSlot* slot, const keel::internal::Completion& completion) noexcept;
   static void settle_item(OpSlot* slot, MultishotItem& item) noexcept;

@@ -564,6 +564,88 @@ TEST_P(Io, SendZcDeliversEveryByte) {
   EXPECT_EQ(rt().io_driver().in_use(), 0u) << "a zero-copy send's slot outlived its notification";
 }
 
+// Reads until the end of the stream; how many bytes came, or 0 when they
+// were not the pattern from position 0.
+Task<std::size_t> read_pattern_to_end(TcpStream& s) {
+  std::size_t got = 0;
+  bool same = true;
+  Buffer buffer(64 * 1024);
+  for (;;) {
+    auto [n, b] = co_await s.recv(std::move(buffer));
+    if (!n || *n == 0) break;
+    same &= matches_pattern(b.view(), got);
+    got += *n;
+    buffer = std::move(b);
+    buffer.clear();
+  }
+  co_return same ? got : 0;
+}
+
+constexpr std::size_t kSendAllBytes = std::size_t{4} << 20;
+
+// A send buffer far smaller than the message: send_all goes through many
+// short sends, and its count is every byte, once, in order.
+TEST_P(Io, SendAllOfMoreThanTheSocketHoldsSendsEveryByteInOrder) {
+  rt().block_on([]() -> Task<void> {
+    auto [server, client] = co_await connected_pair();
+    const int small = 64 * 1024;
+    CO_ASSERT_TRUE(::setsockopt(client.fd(), SOL_SOCKET, SO_SNDBUF, &small, sizeof small) == 0);
+    auto reader = keel::async::spawn(read_pattern_to_end(server));
+    auto [n, back] = co_await client.send_all(Buffer::copy_of(pattern(0, kSendAllBytes)));
+    CO_ASSERT_TRUE(n.has_value());
+    EXPECT_EQ(*n, kSendAllBytes);
+    EXPECT_EQ(back.size(), kSendAllBytes);
+    auto [m, bytes_back] = co_await client.send_all(Buffer::copy_of(pattern(kSendAllBytes, kSendAllBytes)).freeze());
+    CO_ASSERT_TRUE(m.has_value());
+    EXPECT_EQ(*m, kSendAllBytes);
+    EXPECT_EQ(bytes_back.size(), kSendAllBytes);
+    client.shutdown();
+    EXPECT_EQ(co_await reader, 2 * kSendAllBytes);
+  }());
+  EXPECT_EQ(rt().io_driver().in_use(), 0u);
+}
+
+// A send_all whose task is aborted while the peer is not reading: what
+// reached the peer is a prefix of the message, in order, and nothing is
+// sent after the abort; the slot goes once the kernel gives it back.
+TEST_P(Io, AbortedSendAllHasSentAPrefixAndNothingAfter) {
+  rt().block_on([]() -> Task<void> {
+    auto [server, client] = co_await connected_pair();
+    auto sender = keel::async::spawn([](TcpStream& s) -> Task<void> {
+      co_await s.send_all(Buffer::copy_of(pattern(0, kSendAllBytes)));
+    }(client));
+    co_await keel::async::sleep(20ms);  // the socket buffers fill; the send waits for room
+    EXPECT_FALSE(sender.is_finished());
+    sender.abort();
+    for (int i = 0; i < 1000 && keel::async::Runtime::current()->io_driver().in_use() > 0; ++i) {
+      co_await keel::async::sleep(1ms);
+    }
+    EXPECT_EQ(keel::async::Runtime::current()->io_driver().in_use(), 0u);
+    client.shutdown();
+    const std::size_t got = co_await read_pattern_to_end(server);
+    EXPECT_GT(got, 0u) << "the bytes that reached the peer are not the message's first bytes";
+    EXPECT_LT(got, kSendAllBytes);
+  }());
+}
+
+// The stream is closed (by another holder) while a send_all waits for
+// room: the send_all ends with ECANCELED and its buffer, and no later send
+// goes to whatever file takes the fd's number.
+TEST_P(Io, SendAllOnAStreamClosedUnderItIsCancelledWithItsBuffer) {
+  rt().block_on([]() -> Task<void> {
+    auto [server, client] = co_await connected_pair();
+    auto sender = keel::async::spawn([](TcpStream& s) -> Task<IoResult<Buffer>> {
+      co_return co_await s.send_all(Buffer::copy_of(pattern(0, kSendAllBytes)));
+    }(client));
+    co_await keel::async::sleep(20ms);
+    client = TcpStream();
+    auto [n, back] = co_await sender;
+    CO_ASSERT_TRUE(!n.has_value());
+    EXPECT_EQ(n.error(), std::errc::operation_canceled) << n.error().message();
+    EXPECT_EQ(back.size(), kSendAllBytes);
+  }());
+}
+
 // A peer streams far more than the pool holds; the consumer keeps a few
 // buffers at a time. The kernel runs the ring dry (ENOBUFS) and the queue
 // hits its quota again and again; the reader sees neither, only the bytes.
