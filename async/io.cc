@@ -86,12 +86,9 @@ void set_nodelay_on(int fd) noexcept {
 
 }  // namespace
 
-IoDriver& SourceHandle::driver(const char* operation) const {
+void SourceHandle::throw_unusable(const char* operation) const {
   if (source_ == nullptr) throw std::logic_error(std::string("keel: ") + operation + " on a closed or moved-from object");
-  if (source_->driver == nullptr) {
-    throw std::logic_error(std::string("keel: ") + operation + " after the runtime that made the object was destroyed");
-  }
-  return *source_->driver;
+  throw std::logic_error(std::string("keel: ") + operation + " after the runtime that made the object was destroyed");
 }
 
 FinishAccept::Result FinishAccept::finish(IoDriver& driver, OpInput&, std::int32_t rc) {

@@ -136,10 +136,15 @@ class SourceHandle {
   int fd() const noexcept { return source_ != nullptr ? source_->fd : -1; }
   // The driver to run operations on: the source's (an object is used by
   // the runtime that made it), or std::logic_error once that runtime is gone.
-  IoDriver& driver(const char* operation) const;
+  IoDriver& driver(const char* operation) const {
+    if (source_ == nullptr || source_->driver == nullptr) [[unlikely]] throw_unusable(operation);
+    return *source_->driver;
+  }
   explicit operator bool() const noexcept { return source_ != nullptr; }
 
  private:
+  [[noreturn]] void throw_unusable(const char* operation) const;
+
   IoSource* source_ = nullptr;
 };
 

@@ -74,23 +74,13 @@ void Runtime::check_not_inside(const char* what) const {
   }
 }
 
-std::size_t Runtime::fire_timers() {
+std::size_t Runtime::fire_due_timers() {
   std::size_t fired = 0;
-  if (timers_.empty() && (world_timers_ == nullptr || world_timers_->empty())) {
-    now_fresh_ = false;  // nothing to fire: no clock read
-    return 0;
-  }
   const Instant at = last_now_ = now();
   now_fresh_ = true;
   fired += TimerPoller(timers_).poll(*world_, at);
   if (world_timers_ != nullptr) fired += TimerPoller(*world_timers_).poll(*world_, at);
   return fired;
-}
-
-std::size_t Runtime::run_tasks() {
-  std::size_t work = scheduler_.run_ready(options_.tasks_per_turn);
-  scheduler_.collect_remote_wakes();
-  return work + fire_timers();
 }
 
 std::size_t Runtime::poll_ring(std::chrono::nanoseconds max_wait) {

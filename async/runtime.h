@@ -170,7 +170,11 @@ class Runtime {
     Turning& operator=(const Turning&) = delete;
   };
   // Ready tasks (up to tasks_per_turn), wakes from other threads, due timers.
-  std::size_t run_tasks();
+  std::size_t run_tasks() {
+    const std::size_t work = scheduler_.run_ready(options_.tasks_per_turn);
+    scheduler_.collect_remote_wakes();
+    return work + fire_timers();
+  }
   // Whether this turn polls the ring: no task is ready, or the interval passed.
   // The clock is read only while tasks stay ready (and when timers are
   // pending): a loop that waits on IO pays no clock reads for this.
@@ -191,7 +195,14 @@ class Runtime {
   // One poll of the ring — not blocking while tasks are ready, else up to
   // `max_wait` and the next timer — then wakes and due timers again.
   std::size_t poll_ring(std::chrono::nanoseconds max_wait);
-  std::size_t fire_timers();
+  std::size_t fire_timers() {
+    if (timers_.empty() && (world_timers_ == nullptr || world_timers_->empty())) {
+      now_fresh_ = false;  // nothing to fire: no clock read
+      return 0;
+    }
+    return fire_due_timers();
+  }
+  std::size_t fire_due_timers();
   void check_not_inside(const char* what) const;
 
   static inline thread_local Runtime* current_ = nullptr;

@@ -20,38 +20,6 @@ using keel::internal::CompletionKind;
 using keel::internal::encode_user_data;
 using keel::internal::kIgnoredUserData;
 
-// --- SlotList ------------------------------------------------------------------
-
-void SlotList::push_back(OpSlot* s) noexcept {
-  // SAFETY: slots live in the driver's chunks, which never move or go
-  // before the driver; a slot is in at most one list (its state says
-  // which), and is removed before it is released.
-  s->prev = tail_;
-  s->next = nullptr;
-  if (tail_ != nullptr) {
-    tail_->next = s;
-  } else {
-    head_ = s;
-  }
-  tail_ = s;
-}
-
-void SlotList::remove(OpSlot* s) noexcept {
-  // SAFETY: `s` is in this list (see push_back): its links name slots of
-  // this list or are null at the ends.
-  if (s->prev != nullptr) {
-    s->prev->next = s->next;
-  } else {
-    head_ = s->next;
-  }
-  if (s->next != nullptr) {
-    s->next->prev = s->prev;
-  } else {
-    tail_ = s->prev;
-  }
-  s->prev = s->next = nullptr;
-}
-
 // --- driver --------------------------------------------------------------------
 
 IoDriver::IoDriver(Uring& uring, std::size_t max_operations)
@@ -166,28 +134,18 @@ void IoDriver::unref(IoSource* source) noexcept {
   delete source;
 }
 
-OpSlot* IoDriver::acquire() {
-  if (in_use_ >= max_operations_) return nullptr;
-  if (free_ == nullptr) {
-    // SAFETY: a chunk is a heap array that lives as long as the driver;
-    // growing chunks_ moves the unique_ptrs, never the slots, so the
-    // addresses the kernel, IoOps, streams and lists hold stay valid.
-    auto chunk = std::make_unique<OpSlot[]>(kChunk);
-    for (std::size_t i = kChunk; i-- > 0;) {
-      chunk[i].index = static_cast<std::uint32_t>(made_ + i);
-      chunk[i].next = free_;
-      free_ = &chunk[i];
-    }
-    made_ += kChunk;
-    chunks_.push_back(std::move(chunk));
+void IoDriver::grow_slots() {
+  // SAFETY: a chunk is a heap array that lives as long as the driver;
+  // growing chunks_ moves the unique_ptrs, never the slots, so the
+  // addresses the kernel, IoOps, streams and lists hold stay valid.
+  auto chunk = std::make_unique<OpSlot[]>(kChunk);
+  for (std::size_t i = kChunk; i-- > 0;) {
+    chunk[i].index = static_cast<std::uint32_t>(made_ + i);
+    chunk[i].next = free_;
+    free_ = &chunk[i];
   }
-  OpSlot* slot = free_;
-  free_ = slot->next;
-  slot->next = nullptr;
-  slot->state = OpState::kDone;  // not yet started: abandon() settles nothing
-  slot->result = 0;
-  ++in_use_;
-  return slot;
+  made_ += kChunk;
+  chunks_.push_back(std::move(chunk));
 }
 
 void IoDriver::release(OpSlot* slot) noexcept {
@@ -260,7 +218,7 @@ bool IoDriver::start(OpSlot* slot) {
       slot->state = OpState::kDone;
       return false;
     }
-    if (take_leftover(slot)) return false;
+    if (!source->leftovers.empty() && take_leftover(slot)) return false;
     if (source->orphaned_reads > 0) {
       slot->state = OpState::kWaiting;
       source->readers.push_back(slot);
@@ -395,14 +353,6 @@ void IoDriver::submit_cancel(OpSlot* slot) noexcept {
   // SAFETY: an SQE just reserved for us; filled completely here.
   io_uring_prep_cancel64(sqe, user_data(slot), 0);
   io_uring_sqe_set_data64(sqe, kIgnoredUserData);
-}
-
-void IoDriver::finish(OpSlot* slot) noexcept {
-  if (slot->notification_pending) {
-    slot->owner_gone = true;  // released when the notification comes
-    return;
-  }
-  release(slot);
 }
 
 keel::Bytes IoDriver::take_bytes(OpSlot* slot) noexcept {
@@ -670,7 +620,9 @@ void IoDriver::on_completion(void* self, const keel::internal::Completion& compl
   }
   if (slot->state != OpState::kInFlight && slot->state != OpState::kOrphaned) return;
   std::int32_t result = completion.result;
-  if (slot->whole && slot->state == OpState::kInFlight && driver->send_rest(slot, result)) return;
+  if (slot->whole && slot->state == OpState::kInFlight) [[unlikely]] {
+    if (driver->send_rest(slot, result)) return;
+  }
   slot->in_kernel = false;
   --driver->in_kernel_;
   if (slot->source != nullptr) slot->source->in_flight.remove(slot);

@@ -138,8 +138,36 @@ class SlotList {
  public:
   bool empty() const noexcept { return head_ == nullptr; }
   OpSlot* front() const noexcept { return head_; }
-  void push_back(OpSlot* s) noexcept;
-  void remove(OpSlot* s) noexcept;
+
+  void push_back(OpSlot* s) noexcept {
+    // SAFETY: slots live in the driver's chunks, which never move or go
+    // before the driver; a slot is in at most one list (its state says
+    // which), and is removed before it is released.
+    s->prev = tail_;
+    s->next = nullptr;
+    if (tail_ != nullptr) {
+      tail_->next = s;
+    } else {
+      head_ = s;
+    }
+    tail_ = s;
+  }
+
+  void remove(OpSlot* s) noexcept {
+    // SAFETY: `s` is in this list (see push_back): its links name slots of
+    // this list or are null at the ends.
+    if (s->prev != nullptr) {
+      s->prev->next = s->next;
+    } else {
+      head_ = s->next;
+    }
+    if (s->next != nullptr) {
+      s->next->prev = s->prev;
+    } else {
+      tail_ = s->prev;
+    }
+    s->prev = s->next = nullptr;
+  }
 
  private:
   OpSlot* head_ = nullptr;
@@ -205,13 +233,29 @@ class IoDriver {
 
   // A free slot (kind and inputs to be filled in), or nullptr when
   // max_operations are in use.
-  OpSlot* acquire();
+  OpSlot* acquire() {
+    if (in_use_ >= max_operations_) return nullptr;
+    if (free_ == nullptr) [[unlikely]] grow_slots();
+    OpSlot* slot = free_;
+    free_ = slot->next;
+    slot->next = nullptr;
+    slot->state = OpState::kDone;  // not yet started: abandon() settles nothing
+    slot->result = 0;
+    ++in_use_;
+    return slot;
+  }
   // Starts the operation. True: pending (set slot->waiter and suspend);
   // false: done already, the result is in the slot.
   bool start(OpSlot* slot);
   // The awaiter took the result: the slot is free again (or, for a
   // zero-copy send, once the kernel's notification comes).
-  void finish(OpSlot* slot) noexcept;
+  void finish(OpSlot* slot) noexcept {
+    if (slot->notification_pending) {
+      slot->owner_gone = true;  // released when the notification comes
+      return;
+    }
+    release(slot);
+  }
   // What a finished operation gives back: the bytes themselves, or a
   // reference to them while the kernel still reads them (send_zc).
   static keel::Bytes take_bytes(OpSlot* slot) noexcept;
@@ -271,6 +315,7 @@ class IoDriver {
   static void settle_item(OpSlot* slot, MultishotItem& item) noexcept;
   void close_ring(OpSlot* slot) noexcept;
   void release(OpSlot* slot) noexcept;
+  void grow_slots();
   bool submit(OpSlot* slot);
   void submit_cancel(OpSlot* slot) noexcept;
   bool take_leftover(OpSlot* slot) noexcept;

@@ -225,10 +225,7 @@ void Scheduler::wake_remote(WakeRef ref) noexcept {
   if (head == nullptr && interrupt_) interrupt_();
 }
 
-std::size_t Scheduler::collect_remote_wakes() noexcept {
-  // A plain load first: the exchange is a locked instruction, and most
-  // turns find nothing.
-  if (remote_head_.load(std::memory_order_relaxed) == nullptr) return 0;
+std::size_t Scheduler::collect_queued_remote_wakes() noexcept {
   TaskRecord* list = remote_head_.exchange(nullptr, std::memory_order_acquire);
   if (list == nullptr) return 0;
   // The stack holds the newest first; reverse it so tasks run in wake order.

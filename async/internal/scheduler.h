@@ -161,7 +161,12 @@ class Scheduler {
   // queued meanwhile go to the back and count too). Returns how many ran.
   std::size_t run_ready(std::size_t budget);
   // Moves the wakes other threads made into the run queue; how many.
-  std::size_t collect_remote_wakes() noexcept;
+  std::size_t collect_remote_wakes() noexcept {
+    // A plain load first, here in the caller: the exchange is a locked
+    // instruction, and most turns find nothing.
+    if (remote_head_.load(std::memory_order_relaxed) == nullptr) return 0;
+    return collect_queued_remote_wakes();
+  }
 
   bool has_ready() const noexcept { return head_ != tail_; }
   // Queued entries, stale ones included.
@@ -217,6 +222,7 @@ class Scheduler {
   TaskRecord* pop_free() noexcept { return std::exchange(free_, free_->next_free); }
   TaskRecord* grow();
   void grow_queue();
+  std::size_t collect_queued_remote_wakes() noexcept;
   void detach_ended_or_joined(TaskRecord* task) noexcept;
   // The final hook of a child joined directly: it has ended, and its
   // joiner — suspended in that join, whose wait nothing else can end —

@@ -319,9 +319,16 @@ int RingBackend::enter_and_wait(std::vector<Completion>& out, std::chrono::nanos
   const bool bounded = timeout != kNoTimeout;
   const auto deadline = bounded ? std::chrono::steady_clock::now() + timeout : std::chrono::steady_clock::time_point{};
   for (;;) {
-    __kernel_timespec ts = to_timespec(timeout);
-    io_uring_cqe* cqe = nullptr;
-    const int rc = io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, bounded ? &ts : nullptr, nullptr);
+    int rc;
+    if (bounded) {
+      __kernel_timespec ts = to_timespec(timeout);
+      io_uring_cqe* cqe = nullptr;
+      rc = io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr);
+    } else {
+      // One io_uring_enter, straight: the timeout variant first looks for
+      // a CQE in user space, which harvest() does anyway.
+      rc = io_uring_submit_and_wait(&ring_, 1);
+    }
     if (rc >= 0 || rc == -ETIME) return 0;
     if (rc == -EINTR) {
       // A signal, or task work the kernel queued for this thread (closing
@@ -345,22 +352,23 @@ int RingBackend::enter_and_wait(std::vector<Completion>& out, std::chrono::nanos
 
 void RingBackend::harvest(std::vector<Completion>& out) {
   for (int round = 0; round < kMaxOverflowRounds; ++round) {
-    // Reserve first so that copying cannot throw halfway through: a CQE is
-    // consumed (the head advanced) only after it has been copied.
-    out.reserve(out.size() + io_uring_cq_ready(&ring_));
-    unsigned head = 0;
-    unsigned seen = 0;
-    io_uring_cqe* cqe = nullptr;
-    // SAFETY: io_uring_for_each_cqe reads the kernel's CQ tail with acquire
-    // ordering, so every CQE between our head and that tail is fully
-    // written; we copy each one out before io_uring_cq_advance publishes the
-    // new head (release), after which the kernel may reuse those slots.
-    io_uring_for_each_cqe(&ring_, head, cqe) {
-      out.push_back(
-          Completion{cqe->user_data, cqe->res, (cqe->flags & IORING_CQE_F_MORE) ? kCompletionMore : 0u, cqe->flags});
-      ++seen;
+    // SAFETY: the tail is read once, with acquire ordering, so every CQE
+    // between our head and it is fully written; each is copied out before
+    // io_uring_cq_advance publishes the new head (release), after which the
+    // kernel may reuse those slots. The room is made first, so copying
+    // cannot throw halfway through.
+    const unsigned head = *ring_.cq.khead;
+    const unsigned ready = io_uring_smp_load_acquire(ring_.cq.ktail) - head;
+    if (ready != 0) {
+      const std::size_t first = out.size();
+      out.resize(first + ready);
+      Completion* to = out.data() + first;
+      for (unsigned i = 0; i < ready; ++i) {
+        const io_uring_cqe& cqe = ring_.cq.cqes[io_uring_cqe_index(&ring_, head + i, ring_.cq.ring_mask)];
+        to[i] = Completion{cqe.user_data, cqe.res, (cqe.flags & IORING_CQE_F_MORE) ? kCompletionMore : 0u, cqe.flags};
+      }
+      io_uring_cq_advance(&ring_, ready);
     }
-    io_uring_cq_advance(&ring_, seen);
     // The CQ was full at some point: the kernel holds the completions that
     // did not fit (and ended the multishot polls that produced them). Flush
     // them into the ring we just emptied.
