@@ -118,11 +118,9 @@ void IoDriver::close_source(IoSource* source) noexcept {
   unref(source);
 }
 
-void IoDriver::unref(IoSource* source) noexcept {
-  // SAFETY: refs counts every holder — the object, each slot naming the
-  // source, each stream — so at 0 nothing can reach it; it is on the
-  // driver's live list exactly while its driver is set.
-  if (--source->refs != 0) return;
+void IoDriver::free_source(IoSource* source) noexcept {
+  // SAFETY: no holder is left (unref); it is on the driver's live list
+  // exactly while its driver is set.
   if (IoDriver* driver = source->driver) {
     if (source->prev_live != nullptr) {
       source->prev_live->next_live = source->next_live;
@@ -148,41 +146,13 @@ void IoDriver::grow_slots() {
   chunks_.push_back(std::move(chunk));
 }
 
-void IoDriver::release(OpSlot* slot) noexcept {
-  // SAFETY: called only when the kernel owes the slot no completion (never
-  // submitted, or its final completion came: in_kernel is false) and the
-  // slot is in no list; its buffers can go. The generation moves on before
-  // the slot is reusable, so a completion naming the operation that held it
-  // is not taken for the next (on_completion). The source's reference goes
-  // last: it may free the source, which nothing here touches afterwards.
-  IoSource* source = std::exchange(slot->source, nullptr);
-  slot->buffer = keel::Buffer();
-  slot->bytes = keel::Bytes();
-  slot->path.clear();
-  slot->addr_len = 0;
-  slot->offset = 0;
-  slot->connect_started = false;
-  slot->in_kernel = slot->notification_pending = slot->owner_gone = slot->whole = false;
-  slot->quota = 0;
-  slot->finished = false;
+void IoDriver::release_extras(OpSlot* slot) noexcept {
   while (!slot->items.empty()) {
     settle_item(slot, slot->items.front());
     slot->items.pop_front();
   }
   if (slot->provided) close_ring(slot);
-  slot->waiter = Waker();
-  slot->state = OpState::kFree;
-  ++slot->generation;
-  if ((slot->generation & keel::internal::kGenerationMask) == 0) slot->generation = 1;
-  slot->prev = nullptr;
-  slot->next = free_;
-  free_ = slot;
-  --in_use_;
-  if (source != nullptr) unref(source);
-}
-
-std::uint64_t IoDriver::user_data(const OpSlot* slot) const noexcept {
-  return encode_user_data(CompletionKind::kOperation, slot->index, slot->generation);
+  slot->path.clear();
 }
 
 bool IoDriver::take_leftover(OpSlot* slot) noexcept {
@@ -257,21 +227,11 @@ bool IoDriver::submit(OpSlot* slot) {
   // owns; the slot is neither released nor moved (chunks never move) before
   // the operation's final completion (see settle_orphan and shutdown).
   switch (slot->kind) {
-    case OpKind::kRecv: {
-      std::span<std::byte> room = slot->buffer.spare_capacity();
-      io_uring_prep_recv(sqe, fd, room.data(), room.size(), 0);
+    case OpKind::kRecv:
+    case OpKind::kSend:
+    case OpKind::kSendBytes:
+      prep_transfer(sqe, fd, slot);
       break;
-    }
-    case OpKind::kSend: {
-      const std::string_view v = slot->buffer.view().substr(slot->offset);
-      io_uring_prep_send(sqe, fd, v.data(), v.size(), MSG_NOSIGNAL);
-      break;
-    }
-    case OpKind::kSendBytes: {
-      const std::string_view v = slot->bytes.view().substr(slot->offset);
-      io_uring_prep_send(sqe, fd, v.data(), v.size(), MSG_NOSIGNAL);
-      break;
-    }
     case OpKind::kAccept:
       slot->addr_len = sizeof slot->addr;
       io_uring_prep_accept(sqe, fd, reinterpret_cast<sockaddr*>(&slot->addr), &slot->addr_len, SOCK_CLOEXEC);
@@ -338,11 +298,7 @@ bool IoDriver::submit(OpSlot* slot) {
       sqe->buf_group = slot->provided->group;
       break;
   }
-  io_uring_sqe_set_data64(sqe, user_data(slot));
-  slot->state = OpState::kInFlight;
-  slot->in_kernel = true;
-  ++in_kernel_;
-  if (slot->source != nullptr) slot->source->in_flight.push_back(slot);
+  mark_in_flight(slot, sqe);
   return true;
 }
 
@@ -657,12 +613,10 @@ bool IoDriver::send_rest(OpSlot* slot, std::int32_t& result) noexcept {
     return false;
   }
   slot->offset = sent;
-  const std::string_view rest = (slot->kind == OpKind::kSend ? slot->buffer.view() : slot->bytes.view()).substr(sent);
-  // SAFETY: as in submit(): the bytes are the slot's own Buffer or Bytes,
-  // kept until the slot's final completion; the slot stays in the kernel
-  // (in_kernel, in its source's in-flight list) under the same user_data,
-  // whose earlier completion has just been consumed.
-  io_uring_prep_send(sqe, slot->source->fd, rest.data(), rest.size(), MSG_NOSIGNAL);
+  // SAFETY: the slot stays in the kernel (in_kernel, in its source's
+  // in-flight list) under the same user_data, whose earlier completion has
+  // just been consumed; prep_transfer sends from the slot's own bytes.
+  prep_transfer(sqe, slot->source->fd, slot);
   io_uring_sqe_set_data64(sqe, user_data(slot));
   return true;
 }

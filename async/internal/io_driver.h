@@ -226,7 +226,11 @@ class IoDriver {
   // Another reference to `source`, and dropping one (the last frees it);
   // both also after the runtime is gone.
   static void ref(IoSource* source) noexcept { ++source->refs; }
-  static void unref(IoSource* source) noexcept;
+  static void unref(IoSource* source) noexcept {
+    // SAFETY: refs counts every holder — the object, each slot naming the
+    // source, each stream — so at 0 nothing can reach it.
+    if (--source->refs == 0) free_source(source);
+  }
   // The object is done with `source`: its operations are cancelled, its
   // leftovers dropped, the fd closed (after the cancels, on io_uring).
   static void close_source(IoSource* source) noexcept;
@@ -247,6 +251,21 @@ class IoDriver {
   // Starts the operation. True: pending (set slot->waiter and suspend);
   // false: done already, the result is in the slot.
   bool start(OpSlot* slot);
+  // start() for a recv, send or send_all on a stream (TransferOp): on
+  // io_uring, when no kept bytes or abandoned read come first, the entry
+  // is filled here without start()'s general checks.
+  bool start_transfer(OpSlot* slot) {
+    IoSource& source = *slot->source;
+    const bool plain = slot->kind == OpKind::kSend || slot->kind == OpKind::kSendBytes ||
+                       (slot->kind == OpKind::kRecv && source.orphaned_reads == 0 && source.leftovers.empty() &&
+                        !slot->buffer.spare_capacity().empty());
+    if (!plain || !completion_based()) return start(slot);
+    io_uring_sqe* sqe = ops_.sqe();
+    if (sqe == nullptr) [[unlikely]] return start(slot);  // reports EBUSY
+    prep_transfer(sqe, source.fd, slot);
+    mark_in_flight(slot, sqe);
+    return true;
+  }
   // The awaiter took the result: the slot is free again (or, for a
   // zero-copy send, once the kernel's notification comes).
   void finish(OpSlot* slot) noexcept {
@@ -314,7 +333,58 @@ class IoDriver {
   void complete_multishot(OpSlot* slot, const keel::internal::Completion& completion) noexcept;
   static void settle_item(OpSlot* slot, MultishotItem& item) noexcept;
   void close_ring(OpSlot* slot) noexcept;
-  void release(OpSlot* slot) noexcept;
+  void release(OpSlot* slot) noexcept {
+    // SAFETY: called only when the kernel owes the slot no completion (never
+    // submitted, or its final completion came: in_kernel is false) and the
+    // slot is in no list; its buffers can go. The generation moves on before
+    // the slot is reusable, so a completion naming the operation that held it
+    // is not taken for the next (on_completion). The source's reference goes
+    // last: it may free the source, which nothing here touches afterwards.
+    if (!slot->items.empty() || slot->provided || !slot->path.empty()) [[unlikely]] release_extras(slot);
+    IoSource* source = std::exchange(slot->source, nullptr);
+    slot->buffer = keel::Buffer();
+    slot->bytes = keel::Bytes();
+    slot->addr_len = 0;
+    slot->offset = 0;
+    slot->connect_started = false;
+    slot->in_kernel = slot->notification_pending = slot->owner_gone = slot->whole = false;
+    slot->quota = 0;
+    slot->finished = false;
+    slot->waiter = Waker();
+    slot->state = OpState::kFree;
+    ++slot->generation;
+    if ((slot->generation & keel::internal::kGenerationMask) == 0) slot->generation = 1;
+    slot->prev = nullptr;
+    slot->next = free_;
+    free_ = slot;
+    --in_use_;
+    if (source != nullptr) unref(source);
+  }
+  // Settles what only multishot and open operations hold: queued results,
+  // the provided ring, the path.
+  void release_extras(OpSlot* slot) noexcept;
+  static void free_source(IoSource* source) noexcept;
+  // Fills `sqe` for the slot's recv (kRecv) or send (kSend, kSendBytes).
+  static void prep_transfer(io_uring_sqe* sqe, int fd, OpSlot* slot) noexcept {
+    // SAFETY: the pointers given to the kernel point into the heap storage
+    // of the Buffer or Bytes the slot owns; the slot is neither released nor
+    // moved (chunks never move) before the operation's final completion.
+    if (slot->kind == OpKind::kRecv) {
+      std::span<std::byte> room = slot->buffer.spare_capacity();
+      io_uring_prep_recv(sqe, fd, room.data(), room.size(), 0);
+      return;
+    }
+    const std::string_view v = (slot->kind == OpKind::kSend ? slot->buffer.view() : slot->bytes.view()).substr(slot->offset);
+    io_uring_prep_send(sqe, fd, v.data(), v.size(), MSG_NOSIGNAL);
+  }
+  // The slot's entry is filled: it is the kernel's until its final completion.
+  void mark_in_flight(OpSlot* slot, io_uring_sqe* sqe) noexcept {
+    io_uring_sqe_set_data64(sqe, user_data(slot));
+    slot->state = OpState::kInFlight;
+    slot->in_kernel = true;
+    ++in_kernel_;
+    if (slot->source != nullptr) slot->source->in_flight.push_back(slot);
+  }
   void grow_slots();
   bool submit(OpSlot* slot);
   void submit_cancel(OpSlot* slot) noexcept;
@@ -337,7 +407,9 @@ class IoDriver {
   void run_waiting(SlotList& list) noexcept;
   static bool reads(OpKind kind) noexcept { return kind == OpKind::kRecv || kind == OpKind::kRecvFrom || kind == OpKind::kAccept; }
   OpSlot* slot_at(std::uint32_t index) noexcept { return &chunks_[index / kChunk][index % kChunk]; }
-  std::uint64_t user_data(const OpSlot* slot) const noexcept;
+  static std::uint64_t user_data(const OpSlot* slot) noexcept {
+    return keel::internal::encode_user_data(keel::internal::CompletionKind::kOperation, slot->index, slot->generation);
+  }
 
   static constexpr std::size_t kChunk = 64;
 

@@ -82,7 +82,7 @@ class [[nodiscard]] TransferOp {
     }
     slot->offset = offset_;
     slot_ = slot;
-    if (!driver_->start(slot)) return false;
+    if (!driver_->start_transfer(slot)) return false;
     slot->waiter = waker;
     return true;
   }

@@ -41,7 +41,11 @@ class UringOperations {
 
   // An entry to fill, submitted by the next poll; nullptr when the SQ is
   // full and cannot be submitted, or on epoll.
-  io_uring_sqe* sqe() { return ring_ != nullptr ? ring_->operation_sqe(uring_->ready_) : nullptr; }
+  io_uring_sqe* sqe() {
+    if (ring_ == nullptr) return nullptr;
+    if (io_uring_sqe* sqe = io_uring_get_sqe(&ring_->raw())) return sqe;
+    return ring_->operation_sqe(uring_->ready_);  // a full SQ is submitted first
+  }
 
   // The raw ring for registrations; only when completion_based().
   io_uring& ring() noexcept { return ring_->raw(); }
