@@ -92,14 +92,14 @@ keel::async::Task<void> serve(keel::async::TcpListener listener, ServerConfig co
 }
 
 std::vector<keel::async::ArenaClass> server_arena(const ServerConfig& config) {
-  // A connection's task frame and, while it sends, its send_all frame are
-  // each between 512 bytes and 1 KiB (g++ 12): two 1 KiB slots per
-  // connection. The accept loop's frame takes a 512-byte slot. Slots are
-  // address space until first used.
+  // A connection's task frame is under 512 bytes (g++ 12; send_all is an
+  // operation, not a frame of its own): a 512-byte slot per connection,
+  // and some for the accept loop. Slots are address space until first
+  // used.
   return {{.slot_bytes = 128, .slots = 4096},
           {.slot_bytes = 256, .slots = 4096},
-          {.slot_bytes = 512, .slots = 1024},
-          {.slot_bytes = 1024, .slots = 2 * config.max_connections + 64},
+          {.slot_bytes = 512, .slots = config.max_connections + 64},
+          {.slot_bytes = 1024, .slots = 1024},
           {.slot_bytes = 4096, .slots = 64}};
 }
 

@@ -52,9 +52,9 @@ struct ServerStats {
 // or the Runtime's destruction, which also ends every connection task).
 keel::async::Task<void> serve(keel::async::TcpListener listener, ServerConfig config, ServerStats& stats);
 
-// Task arena classes for `config`: two slots per connection in the class
-// that holds its frames (its task's, and its send_all's while it sends),
-// so that no frame comes from the heap even with every connection busy.
+// Task arena classes for `config`: a slot per connection in the class
+// that holds its task's frame, so that no frame comes from the heap even
+// with every connection busy.
 std::vector<keel::async::ArenaClass> server_arena(const ServerConfig& config);
 
 }  // namespace echo

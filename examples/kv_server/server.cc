@@ -343,13 +343,13 @@ async::Task<void> sweep_expired(Shard& shard) {
 }
 
 std::vector<async::ArenaClass> shard_arena(const ServerConfig& config) {
-  // A connection's frame, and while it sends its send_all's, fit 1 KiB
-  // slots; forwarding frames (sharded mode) and the small ones the others.
-  // Slots are address space until first used.
+  // A connection's frame fits a 1 KiB slot (send_all is an operation,
+  // not a frame); forwarding frames (sharded mode) and the small ones the
+  // others. Slots are address space until first used.
   return {{.slot_bytes = 128, .slots = 4096},
           {.slot_bytes = 256, .slots = 4096},
           {.slot_bytes = 512, .slots = 4096},
-          {.slot_bytes = 1024, .slots = 2 * config.max_connections + 64},
+          {.slot_bytes = 1024, .slots = config.max_connections + 64},
           {.slot_bytes = 4096, .slots = 256}};
 }
 
