@@ -364,6 +364,10 @@ void interleaved_round_trip_case(benchmark::State& state, MakeEchoPair make_a, M
   state.counters["a_p50_ns"] = a_p50;
   state.counters["b_p50_ns"] = b_p50;
   state.counters["p50_ratio"] = a_p50 / b_p50;
+  // The p90 ratio too: a ratio that holds across the distribution, not
+  // only at its middle.
+  state.counters["p90_ratio"] = static_cast<double>(percentile(trips.samples_a(), 0.90)) /
+                                static_cast<double>(percentile(trips.samples_b(), 0.90));
 }
 
 void register_echo_benchmarks(const std::string& name, MakeEchoPair make) {
