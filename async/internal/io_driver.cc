@@ -153,6 +153,7 @@ void IoDriver::release_extras(OpSlot* slot) noexcept {
   }
   if (slot->provided) close_ring(slot);
   slot->path.clear();
+  slot->has_extras = false;
 }
 
 bool IoDriver::take_leftover(OpSlot* slot) noexcept {
@@ -388,6 +389,7 @@ OpSlot* IoDriver::open_recv_multishot(IoSource* source, keel::BufferPool& pool, 
   slot->source = source;
   ++source->refs;
   slot->provided = std::move(ring);
+  slot->has_extras = true;
   return slot;
 }
 

@@ -98,7 +98,11 @@ struct ProvidedRing {
   std::vector<std::uint16_t> free_ids;
 };
 
-struct OpSlot {
+// The fields every operation touches come first, in the slot's first two
+// cache lines (slots are cache-line aligned); what only multishot,
+// datagram, connect and open operations use comes after, so a recv or a
+// send on a stream leaves those lines alone.
+struct alignas(64) OpSlot {
   // Set when the slot is made.
   std::uint32_t index = 0;
   std::uint32_t generation = 1;  // advanced on each release
@@ -110,11 +114,11 @@ struct OpSlot {
   bool notification_pending = false;  // send_zc: the kernel may still read `bytes`
   bool owner_gone = false;       // multishot / send_zc: settled at the final completion
   bool whole = false;            // kSend/kSendBytes: sends again from a short send's end (send_all)
-  std::uint32_t quota = 0;       // multishot: items queued at most before it is stopped
   bool finished = false;         // multishot recv: end of stream or an error ended it
-  std::deque<MultishotItem> items;  // multishot: produced, not yet taken
-  std::unique_ptr<ProvidedRing> provided;  // kRecvMulti
+  bool has_extras = false;       // items, provided or path may hold something (release_extras)
   std::int32_t result = 0;       // bytes, an fd, 0, or -errno
+  std::uint32_t quota = 0;       // multishot: items queued at most before it is stopped
+  socklen_t addr_len = 0;
   Waker waiter;
   IoSource* source = nullptr;  // the fd's shared state (a reference); null for File::open
   OpSlot* prev = nullptr;      // links in the source's waiting or in-flight list
@@ -124,11 +128,14 @@ struct OpSlot {
   keel::Buffer buffer;
   keel::Bytes bytes;
   std::uint64_t offset = 0;  // files: the file offset; sends: the first byte to send (send_all: sent so far)
+
+  // Used by some kinds only.
   int open_flags = 0;
   unsigned open_mode = 0;
+  std::deque<MultishotItem> items;  // multishot: produced, not yet taken
+  std::unique_ptr<ProvidedRing> provided;  // kRecvMulti
   std::string path;
   sockaddr_storage addr{};
-  socklen_t addr_len = 0;
   msghdr msg{};
   iovec iov{};
 };
@@ -185,16 +192,18 @@ class IoDriver;
 // What an IO object (TcpStream, UdpSocket, ...) and its operations share:
 // the fd, reads held or waiting, leftovers. Counted: the object holds one
 // reference and every slot naming it another.
-struct IoSource {
+// What a recv or send on io_uring reads comes first, in the first two
+// cache lines (sources are cache-line aligned).
+struct alignas(64) IoSource {
   int fd = -1;
   unsigned refs = 1;
   bool open = true;             // the object still owns the fd
+  unsigned orphaned_reads = 0;  // abandoned reads whose final completion has not come
+  SlotList in_flight;           // io_uring: submitted
+  std::deque<Leftover> leftovers;
   IoDriver* driver = nullptr;   // null once the runtime is gone
   SlotList readers;             // waiting to read (epoll), or held behind an orphaned read
   SlotList writers;             // waiting to write (epoll)
-  SlotList in_flight;           // io_uring: submitted
-  unsigned orphaned_reads = 0;  // abandoned reads whose final completion has not come
-  std::deque<Leftover> leftovers;
   keel::Watch watch;            // epoll: its readiness watch
   bool watched = false;
   // epoll: whether a read (write) may find something to do. Cleared when
@@ -340,7 +349,7 @@ class IoDriver {
     // the slot is reusable, so a completion naming the operation that held it
     // is not taken for the next (on_completion). The source's reference goes
     // last: it may free the source, which nothing here touches afterwards.
-    if (!slot->items.empty() || slot->provided || !slot->path.empty()) [[unlikely]] release_extras(slot);
+    if (slot->has_extras) [[unlikely]] release_extras(slot);
     IoSource* source = std::exchange(slot->source, nullptr);
     slot->buffer = keel::Buffer();
     slot->bytes = keel::Bytes();
