@@ -166,6 +166,26 @@ std::expected<TcpStream, std::error_code> TcpStream::adopt(int fd) {
   return TcpStream(internal::SourceHandle(driver.open_source(fd)));
 }
 
+BufferOp TcpStream::recv(Buffer buffer) {
+  return BufferOp(source_.driver("TcpStream::recv()"), OpKind::kRecv, source_.get(), std::move(buffer));
+}
+
+BufferOp TcpStream::send(Buffer buffer) {
+  return BufferOp(source_.driver("TcpStream::send()"), OpKind::kSend, source_.get(), std::move(buffer));
+}
+
+BytesOp TcpStream::send(Bytes bytes) {
+  return BytesOp(source_.driver("TcpStream::send()"), OpKind::kSendBytes, source_.get(), std::move(bytes));
+}
+
+BufferOp TcpStream::send_all(Buffer buffer) {
+  return BufferOp(source_.driver("TcpStream::send_all()"), OpKind::kSend, source_.get(), std::move(buffer), 0, true);
+}
+
+BytesOp TcpStream::send_all(Bytes bytes) {
+  return BytesOp(source_.driver("TcpStream::send_all()"), OpKind::kSendBytes, source_.get(), std::move(bytes), 0, true);
+}
+
 BytesOp TcpStream::send_zc(Bytes bytes) {
   internal::IoDriver& driver = source_.driver("TcpStream::send_zc()");
   const OpKind kind = driver.send_zc_supported() ? OpKind::kSendZc : OpKind::kSendBytes;

@@ -178,16 +178,10 @@ class TcpStream {
   // Reads into the buffer's spare capacity (after its initialized bytes)
   // and gives the buffer back: 0 bytes is the end of the stream. A buffer
   // with no spare capacity fails with ENOBUFS.
-  BufferOp recv(Buffer buffer) {
-    return BufferOp(source_.driver("TcpStream::recv()"), internal::OpKind::kRecv, source_.get(), std::move(buffer));
-  }
+  BufferOp recv(Buffer buffer);
   // One send: it may move fewer bytes than the buffer has (reported).
-  BufferOp send(Buffer buffer) {
-    return BufferOp(source_.driver("TcpStream::send()"), internal::OpKind::kSend, source_.get(), std::move(buffer));
-  }
-  BytesOp send(Bytes bytes) {
-    return BytesOp(source_.driver("TcpStream::send()"), internal::OpKind::kSendBytes, source_.get(), std::move(bytes));
-  }
+  BufferOp send(Buffer buffer);
+  BytesOp send(Bytes bytes);
   // As send(Bytes), without copying the bytes into the kernel where it
   // offers zero-copy send (IORING_OP_SEND_ZC); elsewhere a plain send. The
   // bytes stay referenced until the kernel's notification that it no
@@ -200,14 +194,8 @@ class TcpStream {
   // them, or the error of the send that failed (the bytes sent before it
   // are gone to the peer). One operation: the runtime submits the next
   // send from the completion of a short one, without resuming the task.
-  BufferOp send_all(Buffer buffer) {
-    return BufferOp(source_.driver("TcpStream::send_all()"), internal::OpKind::kSend, source_.get(), std::move(buffer),
-                    0, true);
-  }
-  BytesOp send_all(Bytes bytes) {
-    return BytesOp(source_.driver("TcpStream::send_all()"), internal::OpKind::kSendBytes, source_.get(),
-                   std::move(bytes), 0, true);
-  }
+  BufferOp send_all(Buffer buffer);
+  BytesOp send_all(Bytes bytes);
 
   // shutdown(2): SHUT_WR ends the peer's reads; now, without a wait.
   std::error_code shutdown(int how = SHUT_WR) noexcept;
