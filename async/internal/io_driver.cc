@@ -598,9 +598,11 @@ void IoDriver::on_completion(void* self, const keel::internal::Completion& compl
 bool IoDriver::send_rest(OpSlot* slot, std::int32_t& result) noexcept {
   if (result < 0) return false;
   const std::uint64_t sent = slot->offset + static_cast<std::uint64_t>(result);
-  // All sent, or a send that took no byte (which another would repeat).
+  // All sent, or a send that took no byte (which another would repeat):
+  // the count is in `offset`, which may pass what an int32 result holds.
   if (sent >= send_size(slot) || result == 0) {
-    result = static_cast<std::int32_t>(sent);
+    slot->offset = sent;
+    result = 0;
     return false;
   }
   // The stream is closing: its fd may be gone, and a send must not reach
@@ -756,14 +758,11 @@ std::int32_t IoDriver::attempt(OpSlot* slot) noexcept {
     (reads(slot->kind) ? slot->source->read_ready : slot->source->write_ready) = false;
   }
   if (slot->whole && rc >= 0) {
-    // send_all: the rest goes when the socket takes more; the count is
-    // every byte sent.
+    // send_all: the rest goes when the socket takes more; the count, every
+    // byte sent, is in `offset` (as in send_rest).
     const std::uint64_t sent = slot->offset + static_cast<std::uint64_t>(rc);
-    if (rc > 0 && sent < send_size(slot)) {
-      slot->offset = sent;
-      return -EAGAIN;
-    }
-    return static_cast<std::int32_t>(sent);
+    slot->offset = sent;
+    return rc > 0 && sent < send_size(slot) ? -EAGAIN : 0;
   }
   return rc;
 }

@@ -127,7 +127,7 @@ struct alignas(64) OpSlot {
   // What the kernel reads or writes, owned here until the final completion.
   keel::Buffer buffer;
   keel::Bytes bytes;
-  std::uint64_t offset = 0;  // files: the file offset; sends: the first byte to send (send_all: sent so far)
+  std::uint64_t offset = 0;  // files: the file offset; sends: the first byte to send (send_all: sent so far, and at the end the count)
 
   // Used by some kinds only.
   int open_flags = 0;
@@ -332,8 +332,9 @@ class IoDriver {
  private:
   static void on_completion(void* self, const keel::internal::Completion& completion);
   void complete(OpSlot* slot, std::int32_t result) noexcept;
-  // send_all, at a send's completion: submits the rest (true), or turns
-  // `result` into the operation's: every byte sent, or the error.
+  // send_all, at a send's completion: submits the rest (true), or ends
+  // the operation: `result` 0 with every byte sent in `offset`, or the
+  // error.
   bool send_rest(OpSlot* slot, std::int32_t& result) noexcept;
   static std::size_t send_size(const OpSlot* slot) noexcept {
     return slot->kind == OpKind::kSend ? slot->buffer.size() : slot->bytes.size();

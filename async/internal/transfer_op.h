@@ -91,12 +91,14 @@ class [[nodiscard]] TransferOp {
     if (slot_ == nullptr) return {std::unexpected(errno_code(error_)), std::move(data_)};
     OpSlot* slot = std::exchange(slot_, nullptr);
     const std::int32_t rc = slot->result;
+    // send_all's count is every byte sent, which an int32 result may not hold.
+    const std::size_t count = slot->whole ? slot->offset : static_cast<std::size_t>(rc);
     IoResult<B> r{std::size_t{0}, take(slot)};
     driver_->finish(slot);
     if (rc < 0) {
       r.result = std::unexpected(errno_code(-rc));
     } else {
-      r.result = static_cast<std::size_t>(rc);
+      r.result = count;
     }
     return r;
   }
