@@ -310,7 +310,6 @@ AcceptStream::AcceptStream(TcpListener& listener, internal::IoDriver& driver, st
   slot_ = driver.acquire();
   if (slot_ == nullptr) return;  // no slot free: next() accepts one at a time
   slot_->kind = OpKind::kAcceptMulti;
-  slot_->has_extras = true;  // its queue of accepted fds
   slot_->state = internal::OpState::kIdle;
   slot_->quota = static_cast<std::uint32_t>(std::max<std::size_t>(quota, 1));
   slot_->source = source_;

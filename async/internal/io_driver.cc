@@ -153,7 +153,6 @@ void IoDriver::release_extras(OpSlot* slot) noexcept {
   }
   if (slot->provided) close_ring(slot);
   slot->path.clear();
-  slot->has_extras = false;
 }
 
 bool IoDriver::take_leftover(OpSlot* slot) noexcept {
@@ -389,7 +388,6 @@ OpSlot* IoDriver::open_recv_multishot(IoSource* source, keel::BufferPool& pool, 
   slot->source = source;
   ++source->refs;
   slot->provided = std::move(ring);
-  slot->has_extras = true;
   return slot;
 }
 
@@ -597,11 +595,8 @@ void IoDriver::on_completion(void* self, const keel::internal::Completion& compl
 
 bool IoDriver::send_rest(OpSlot* slot, std::int32_t& result) noexcept {
   if (result < 0) return false;
-  const std::uint64_t sent = slot->offset + static_cast<std::uint64_t>(result);
-  // All sent, or a send that took no byte (which another would repeat):
-  // the count is in `offset`, which may pass what an int32 result holds.
-  if (sent >= send_size(slot) || result == 0) {
-    slot->offset = sent;
+  // The count is in `offset`, which may pass what an int32 result holds.
+  if (!count_sent(slot, result)) {
     result = 0;
     return false;
   }
@@ -616,7 +611,6 @@ bool IoDriver::send_rest(OpSlot* slot, std::int32_t& result) noexcept {
     result = -EBUSY;
     return false;
   }
-  slot->offset = sent;
   // SAFETY: the slot stays in the kernel (in_kernel, in its source's
   // in-flight list) under the same user_data, whose earlier completion has
   // just been consumed; prep_transfer sends from the slot's own bytes.
@@ -757,13 +751,9 @@ std::int32_t IoDriver::attempt(OpSlot* slot) noexcept {
   if (rc == -EAGAIN || (rc > 0 && static_cast<std::size_t>(rc) < asked)) {
     (reads(slot->kind) ? slot->source->read_ready : slot->source->write_ready) = false;
   }
-  if (slot->whole && rc >= 0) {
-    // send_all: the rest goes when the socket takes more; the count, every
-    // byte sent, is in `offset` (as in send_rest).
-    const std::uint64_t sent = slot->offset + static_cast<std::uint64_t>(rc);
-    slot->offset = sent;
-    return rc > 0 && sent < send_size(slot) ? -EAGAIN : 0;
-  }
+  // send_all: the rest goes when the socket takes more; the count, every
+  // byte sent, is in `offset` (as in send_rest).
+  if (slot->whole && rc >= 0) return count_sent(slot, rc) ? -EAGAIN : 0;
   return rc;
 }
 

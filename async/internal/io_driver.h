@@ -115,7 +115,6 @@ struct alignas(64) OpSlot {
   bool owner_gone = false;       // multishot / send_zc: settled at the final completion
   bool whole = false;            // kSend/kSendBytes: sends again from a short send's end (send_all)
   bool finished = false;         // multishot recv: end of stream or an error ended it
-  bool has_extras = false;       // items, provided or path may hold something (release_extras)
   std::int32_t result = 0;       // bytes, an fd, 0, or -errno
   std::uint32_t quota = 0;       // multishot: items queued at most before it is stopped
   socklen_t addr_len = 0;
@@ -336,8 +335,13 @@ class IoDriver {
   // the operation: `result` 0 with every byte sent in `offset`, or the
   // error.
   bool send_rest(OpSlot* slot, std::int32_t& result) noexcept;
-  static std::size_t send_size(const OpSlot* slot) noexcept {
-    return slot->kind == OpKind::kSend ? slot->buffer.size() : slot->bytes.size();
+  // send_all: adds `sent` bytes to the slot's count (its offset); whether
+  // some are left to send. A send that took none ends it: another would
+  // take none again.
+  static bool count_sent(OpSlot* slot, std::int32_t sent) noexcept {
+    slot->offset += static_cast<std::uint64_t>(sent);
+    const std::size_t size = slot->kind == OpKind::kSend ? slot->buffer.size() : slot->bytes.size();
+    return sent > 0 && slot->offset < size;
   }
   void settle_orphan(OpSlot* slot) noexcept;
   void complete_multishot(OpSlot* slot, const keel::internal::Completion& completion) noexcept;
@@ -350,7 +354,7 @@ class IoDriver {
     // the slot is reusable, so a completion naming the operation that held it
     // is not taken for the next (on_completion). The source's reference goes
     // last: it may free the source, which nothing here touches afterwards.
-    if (slot->has_extras) [[unlikely]] release_extras(slot);
+    if (holds_extras(slot->kind)) [[unlikely]] release_extras(slot);
     IoSource* source = std::exchange(slot->source, nullptr);
     slot->buffer = keel::Buffer();
     slot->bytes = keel::Bytes();
@@ -370,8 +374,12 @@ class IoDriver {
     --in_use_;
     if (source != nullptr) unref(source);
   }
-  // Settles what only multishot and open operations hold: queued results,
-  // the provided ring, the path.
+  // Kinds whose slot may hold more than the common fields — multishot
+  // results and a provided ring, or an open's path — which release_extras
+  // settles.
+  static bool holds_extras(OpKind kind) noexcept {
+    return kind == OpKind::kOpen || kind == OpKind::kAcceptMulti || kind == OpKind::kRecvMulti;
+  }
   void release_extras(OpSlot* slot) noexcept;
   static void free_source(IoSource* source) noexcept;
   // Fills `sqe` for the slot's recv (kRecv) or send (kSend, kSendBytes).

@@ -84,7 +84,6 @@ class [[nodiscard]] IoOp {
     slot->offset = input_.offset;
     if (input_.addr.native_size() > 0) slot->addr_len = input_.addr.bytes().copy_to(slot->addr);
     slot->path = std::move(input_.path);
-    slot->has_extras = !slot->path.empty();
     slot->open_flags = input_.open_flags;
     slot->open_mode = input_.open_mode;
     slot_ = slot;

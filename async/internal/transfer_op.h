@@ -74,7 +74,7 @@ class [[nodiscard]] TransferOp {
     slot->kind = kind_;
     slot->whole = whole_;
     slot->source = source_;
-    ++source_->refs;
+    IoDriver::ref(source_);
     if constexpr (std::is_same_v<B, keel::Buffer>) {
       slot->buffer = std::move(data_);
     } else {
