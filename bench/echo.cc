@@ -3,12 +3,15 @@
 // (client and server sockets on one loop: the loop's own cost per round
 // trip) and on two (server loop on one thread, client loop on another,
 // pinned to different CPUs). The baselines: a hand-written raw liburing
-// loop, a hand-written raw epoll loop (echo_raw.h), and standalone Asio
-// 1.22 on its epoll backend and on its io_uring backend (echo_asio.h).
-// Every row is an EchoPair timed by the same code (echo_measure.h); Keel's
-// rows (echo_keel.h) run keel::async tasks on io_uring and on epoll. The
-// echo_ab cases run Keel's pair and the hand-written one interleaved in
-// blocks, for a ratio that the VM's drift between rows does not move.
+// loop, a hand-written raw epoll loop, the smallest coroutine echo on raw
+// liburing (echo_raw.h), and standalone Asio 1.22 on its epoll backend and
+// on its io_uring backend (echo_asio.h). Every row is an EchoPair timed by
+// the same code (echo_measure.h); Keel's rows (echo_keel.h) run keel::async
+// tasks on io_uring and on epoll. The echo_ab cases run two pairs
+// interleaved in blocks, for a ratio that the VM's drift between rows does
+// not move: Keel against each hand-written loop, and the raw coroutines
+// against the raw loop (what awaiting costs by itself) and against Keel
+// (what Keel's runtime adds to that).
 //
 // Asio's backend is chosen by macros when its headers are compiled
 // (ASIO_HAS_IO_URING plus ASIO_DISABLE_EPOLL for io_uring), and Asio is
@@ -45,9 +48,13 @@ int main(int argc, char** argv) {
   register_echo_benchmarks("raw_uring", make_raw_uring_pair);
   register_echo_benchmarks("keel_epoll", make_keel_epoll_pair);
   register_echo_benchmarks("raw_epoll", make_raw_epoll_pair);
+  register_echo_benchmarks("raw_coro", make_raw_coro_pair);
   register_echo_benchmarks(asio_backend(), make_asio_pair);
   // Keel against the hand-written loops in the same stretch of time.
   register_interleaved_round_trips("keel_uring", make_keel_uring_pair, "raw_uring", make_raw_uring_pair);
   register_interleaved_round_trips("keel_epoll", make_keel_epoll_pair, "raw_epoll", make_raw_epoll_pair);
+  // What coroutines cost by themselves, and Keel beside them.
+  register_interleaved_round_trips("raw_coro", make_raw_coro_pair, "raw_uring", make_raw_uring_pair);
+  register_interleaved_round_trips("keel_uring", make_keel_uring_pair, "raw_coro", make_raw_coro_pair);
   return echo_main(argc, argv, "echo_asio_uring");
 }

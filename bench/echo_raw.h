@@ -10,8 +10,12 @@
 //   (a short read means the socket was empty, and data arriving after it
 //   raises a new edge), send until done or EAGAIN. The client sends with a
 //   direct send() and waits for the reply.
+// - Raw coroutines on liburing (echo_raw_coro.cc): the same ring and
+//   calls, with the server and each round trip's client written as
+//   coroutines whose awaiter is the SQE's user_data, resumed straight from
+//   the CQ: what coroutines cost by themselves, without a runtime.
 //
-// Both servers echo serially: receive up to kChunkBytes, send all of it,
+// All servers echo serially: receive up to kChunkBytes, send all of it,
 // receive again; the same order Asio's async_read_some/async_write server
 // follows, so the stream figures compare loops, not echo strategies.
 #pragma once
@@ -24,5 +28,6 @@ namespace keel::bench::echo {
 
 std::unique_ptr<EchoPair> make_raw_uring_pair(Mode mode);
 std::unique_ptr<EchoPair> make_raw_epoll_pair(Mode mode);
+std::unique_ptr<EchoPair> make_raw_coro_pair(Mode mode);
 
 }  // namespace keel::bench::echo

@@ -30,6 +30,7 @@ namespace {
 INSTANTIATE_TEST_SUITE_P(Baselines, EchoPairChecks,
                          ::testing::Combine(::testing::Values(EchoImplementation{"raw_uring", make_raw_uring_pair},
                                                               EchoImplementation{"raw_epoll", make_raw_epoll_pair},
+                                                              EchoImplementation{"raw_coro", make_raw_coro_pair},
                                                               EchoImplementation{"asio_epoll", make_asio_pair}),
                                             ::testing::Values(Mode::OneThread, Mode::TwoThreads)),
                          echo_case_name);

@@ -1,0 +1,288 @@
+// The smallest coroutine echo on raw liburing (see echo_raw.h): what
+// awaiting a completion costs by itself, with none of a runtime's
+// guarantees. An awaiter fills an SQE whose user_data is the awaiter
+// itself and suspends; the loop submits, waits, and resumes each
+// completion's coroutine straight from the CQ. No slots, no generations,
+// no ready queue, no cancellation: destroying a coroutine with an
+// operation in flight would leave the kernel writing into a freed frame,
+// which is exactly what keel::async's slots exist to prevent.
+#include <liburing.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <coroutine>
+#include <cstddef>
+#include <exception>
+#include <memory>
+#include <new>
+#include <optional>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "bench/echo_raw.h"
+#include "bench/echo_support.h"
+
+namespace keel::bench::echo {
+namespace {
+
+constexpr unsigned kRingEntries = 64;
+
+// A coroutine that starts at once and stays suspended at its end until its
+// owner destroys it; `done` says whether it got there. Frames come from a
+// one-block cache, so that a round trip's client coroutine does not pay a
+// malloc (as Keel's frames come from its arena).
+class Coro {
+ public:
+  struct promise_type {
+    bool done = false;
+    std::exception_ptr error;
+    static void* operator new(std::size_t size) {
+      if (cached_ != nullptr && size <= cached_size_) return std::exchange(cached_, nullptr);
+      return ::operator new(size);
+    }
+    static void operator delete(void* p, std::size_t size) {
+      if (cached_ == nullptr && size >= cached_size_) {
+        cached_ = p;
+        cached_size_ = size;
+        return;
+      }
+      ::operator delete(p);
+    }
+    Coro get_return_object() { return Coro(std::coroutine_handle<promise_type>::from_promise(*this)); }
+    std::suspend_never initial_suspend() noexcept { return {}; }
+    std::suspend_always final_suspend() noexcept {
+      done = true;
+      return {};
+    }
+    void return_void() noexcept {}
+    void unhandled_exception() noexcept { error = std::current_exception(); }
+  };
+
+  Coro(Coro&& other) noexcept : handle_(std::exchange(other.handle_, {})) {}
+  Coro(const Coro&) = delete;
+  Coro& operator=(const Coro&) = delete;
+  Coro& operator=(Coro&&) = delete;
+  ~Coro() {
+    if (handle_) handle_.destroy();
+  }
+
+  bool done() const { return handle_.promise().done; }
+  // Rethrows what the coroutine threw.
+  void check() const {
+    if (handle_.promise().error) std::rethrow_exception(handle_.promise().error);
+  }
+
+ private:
+  explicit Coro(std::coroutine_handle<promise_type> h) : handle_(h) {}
+  static inline thread_local void* cached_ = nullptr;
+  static inline thread_local std::size_t cached_size_ = 0;
+  std::coroutine_handle<promise_type> handle_;
+};
+
+class Ring {
+ public:
+  Ring() {
+    int result = -EINVAL;
+    for (const unsigned flags : {IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
+                                 unsigned{IORING_SETUP_COOP_TASKRUN}, 0u}) {
+      io_uring_params params{};
+      params.flags = flags;
+      result = io_uring_queue_init_params(kRingEntries, &ring_, &params);
+      if (result != -EINVAL) break;
+    }
+    if (result < 0) throw_errno(-result, "io_uring_queue_init_params");
+  }
+  Ring(const Ring&) = delete;
+  Ring& operator=(const Ring&) = delete;
+  ~Ring() { io_uring_queue_exit(&ring_); }
+
+  io_uring_sqe* sqe() {
+    io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+    if (sqe == nullptr) {
+      io_uring_submit(&ring_);
+      sqe = io_uring_get_sqe(&ring_);
+      if (sqe == nullptr) throw std::runtime_error("io_uring: no free SQE after a submit");
+    }
+    return sqe;
+  }
+
+  // Submits, waits for a completion and resumes the coroutine of each one
+  // there is, until `coro` is done.
+  void run_until_done(const Coro& coro);
+
+ private:
+  io_uring ring_{};
+};
+
+// co_await: the bytes moved, or -errno.
+class Transfer {
+ public:
+  Transfer(Ring& ring, int fd, std::span<std::byte> bytes, bool send) : ring_(ring), fd_(fd), bytes_(bytes), send_(send) {}
+  bool await_ready() const noexcept { return false; }
+  void await_suspend(std::coroutine_handle<> h) {
+    waiter_ = h;
+    io_uring_sqe* sqe = ring_.sqe();
+    if (send_) {
+      io_uring_prep_send(sqe, fd_, bytes_.data(), bytes_.size(), MSG_NOSIGNAL);
+    } else {
+      io_uring_prep_recv(sqe, fd_, bytes_.data(), bytes_.size(), 0);
+    }
+    io_uring_sqe_set_data(sqe, this);
+  }
+  int await_resume() const noexcept { return result_; }
+
+  void complete(int result) {
+    result_ = result;
+    waiter_.resume();
+  }
+
+ private:
+  Ring& ring_;
+  int fd_;
+  std::span<std::byte> bytes_;
+  bool send_;
+  int result_ = 0;
+  std::coroutine_handle<> waiter_;
+};
+
+void Ring::run_until_done(const Coro& coro) {
+  while (!coro.done()) {
+    const int submitted = io_uring_submit_and_wait(&ring_, 1);
+    if (submitted < 0 && submitted != -EINTR) throw_errno(-submitted, "io_uring_submit_and_wait");
+    unsigned head;
+    unsigned seen = 0;
+    io_uring_cqe* cqe;
+    io_uring_for_each_cqe(&ring_, head, cqe) {
+      static_cast<Transfer*>(io_uring_cqe_get_data(cqe))->complete(cqe->res);
+      ++seen;
+    }
+    io_uring_cq_advance(&ring_, seen);
+  }
+  coro.check();
+}
+
+std::size_t checked_count(int result, const char* what) {
+  if (result < 0) throw_errno(-result, what);
+  if (result == 0) throw std::runtime_error(std::string(what) + ": the connection closed");
+  return static_cast<std::size_t>(result);
+}
+
+std::span<std::byte> writable(std::span<const std::byte> bytes) {
+  // The kernel only reads a send's bytes.
+  return {const_cast<std::byte*>(bytes.data()), bytes.size()};
+}
+
+// Receive, send all of it, receive again; until the client closes.
+Coro serve(Ring& ring, int fd) {
+  std::vector<std::byte> buffer(kChunkBytes);
+  for (;;) {
+    const int n = co_await Transfer(ring, fd, buffer, false);
+    if (n < 0) throw_errno(-n, "server recv");
+    if (n == 0) co_return;
+    std::size_t sent = 0;
+    while (sent < static_cast<std::size_t>(n)) {
+      sent += checked_count(co_await Transfer(ring, fd, std::span(buffer).subspan(sent, n - sent), true), "server send");
+    }
+  }
+}
+
+Coro client_round_trip(Ring& ring, int fd, std::span<const std::byte> message, std::span<std::byte> reply) {
+  std::size_t sent = 0;
+  while (sent < message.size()) {
+    sent += checked_count(co_await Transfer(ring, fd, writable(message.subspan(sent)), true), "client send");
+  }
+  std::size_t received = 0;
+  while (received < reply.size()) {
+    received += checked_count(co_await Transfer(ring, fd, reply.subspan(received), false), "client recv");
+  }
+}
+
+Coro client_stream(Ring& ring, int fd, std::span<const std::byte> chunk, std::size_t count, StreamCheck& check,
+                   std::span<std::byte> buffer) {
+  // The writer runs beside this reader; it is done before the reader is.
+  Coro writer = [](Ring& ring, int fd, std::span<const std::byte> chunk, std::size_t count) -> Coro {
+    for (std::size_t i = 0; i < count; ++i) {
+      std::size_t sent = 0;
+      while (sent < chunk.size()) {
+        sent += checked_count(co_await Transfer(ring, fd, writable(chunk.subspan(sent)), true), "client send");
+      }
+    }
+  }(ring, fd, chunk, count);
+  const std::size_t total = chunk.size() * count;
+  std::size_t received = 0;
+  while (received < total) {
+    const std::size_t n = checked_count(co_await Transfer(ring, fd, buffer, false), "client recv");
+    check.received(buffer.first(n));
+    received += n;
+  }
+  writer.check();
+}
+
+class RawCoroPair final : public EchoPair {
+ public:
+  explicit RawCoroPair(Mode mode) : sockets_(connect_loopback()), buffer_(kChunkBytes) {
+    if (mode == Mode::OneThread) {
+      server_.emplace(serve(ring_, sockets_.server.get()));
+    } else {
+      server_thread_.emplace(sockets_.server.get(), [](int fd) {
+        Ring ring;
+        const Coro server = serve(ring, fd);
+        ring.run_until_done(server);
+      });
+    }
+  }
+
+  ~RawCoroPair() override {
+    ::shutdown(sockets_.client.get(), SHUT_RDWR);
+    if (server_ && !broken_) {
+      // The server sees the end of the stream and returns: its frame holds
+      // no operation when it is destroyed.
+      try {
+        ring_.run_until_done(*server_);
+      } catch (const std::exception&) {
+        // It returned by failing.
+      }
+    }
+    server_thread_.reset();
+  }
+
+  void round_trip(std::span<const std::byte> message, std::span<std::byte> reply) override {
+    run([&] { return client_round_trip(ring_, sockets_.client.get(), message, reply); });
+  }
+
+  void stream(std::span<const std::byte> chunk, std::size_t count, StreamCheck& check) override {
+    run([&] { return client_stream(ring_, sockets_.client.get(), chunk, count, check, buffer_); });
+  }
+
+ private:
+  template <class Start>
+  void run(Start start) {
+    try {
+      const Coro client = start();
+      ring_.run_until_done(client);
+    } catch (...) {
+      // Frames may have gone with operations in flight: the loop is not
+      // driven again, and the ring goes before any frame does.
+      broken_ = true;
+      throw;
+    }
+  }
+
+  // Destroyed in reverse: the ring exits before the server's frame, and
+  // any frame an operation may still name, is freed.
+  LoopbackPair sockets_;
+  std::vector<std::byte> buffer_;
+  std::optional<Coro> server_;
+  Ring ring_;
+  std::optional<ServerThread> server_thread_;
+  bool broken_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<EchoPair> make_raw_coro_pair(Mode mode) { return std::make_unique<RawCoroPair>(mode); }
+
+}  // namespace keel::bench::echo
