@@ -31,7 +31,7 @@ Runtime::Runtime(World& world, RuntimeOptions options)
       own_ring_(world.try_resource<Uring>() == nullptr ? std::make_unique<Uring>(options_.own_ring, world.registry())
                                                       : nullptr),
       ring_(own_ring_ ? own_ring_.get() : world.try_resource<Uring>()),
-      io_(*ring_, options_.max_io_operations),
+      io_(*ring_, options_.max_io_operations, options_.epoll_bytes_per_poll),
       interrupt_(ring_->waker()),
       world_timers_(world.try_resource<TimerWheel>()),
       timers_(world.registry(), options_.timer_resolution, options_.timer_capacity),
@@ -84,7 +84,8 @@ std::size_t Runtime::fire_due_timers() {
 }
 
 std::size_t Runtime::poll_ring(std::chrono::nanoseconds max_wait) {
-  std::chrono::nanoseconds wait = scheduler_.has_ready() ? std::chrono::nanoseconds(0) : max_wait;
+  std::chrono::nanoseconds wait =
+      scheduler_.has_ready() || io_.holds_completed() ? std::chrono::nanoseconds(0) : max_wait;
   if (wait.count() > 0) {
     // The World's wheel bounds the ring's wait by itself; the runtime's does here.
     if (std::optional<Instant> next = timers_.next_deadline()) {
@@ -93,6 +94,7 @@ std::size_t Runtime::poll_ring(std::chrono::nanoseconds max_wait) {
     }
   }
   std::size_t work = UringPoller(*ring_).poll(*world_, wait);
+  io_.polled();
   scheduler_.collect_remote_wakes();
   work += fire_timers();
   // The poll's time: the clock fire_timers() read right after it, or,

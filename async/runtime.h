@@ -74,6 +74,15 @@ struct RuntimeOptions {
   // IO operations in progress at most (async/io.h): each holds a slot
   // until the kernel is done with it; one beyond fails with ENOBUFS.
   std::size_t max_io_operations = 65536;
+  // On the epoll backend, where a send or receive that finds its socket
+  // ready completes without waiting: the bytes such operations may move
+  // between two polls of the ring. Past it, an operation that completed
+  // at once resumes its task only after the next poll (which then does not
+  // wait), so a task streaming through a fast socket lets the other tasks
+  // and the poll run in between, and the peer reads the bytes while they
+  // are still in the cache. Zero: no limit. No effect on io_uring, where
+  // every operation waits for its completion.
+  std::size_t epoll_bytes_per_poll = 256 * 1024;
 };
 
 class Runtime {

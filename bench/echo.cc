@@ -56,5 +56,8 @@ int main(int argc, char** argv) {
   // What coroutines cost by themselves, and Keel beside them.
   register_interleaved_round_trips("raw_coro", make_raw_coro_pair, "raw_uring", make_raw_uring_pair);
   register_interleaved_round_trips("keel_uring", make_keel_uring_pair, "raw_coro", make_raw_coro_pair);
+  register_interleaved_streams("keel_uring", make_keel_uring_pair, "raw_uring", make_raw_uring_pair);
+  register_interleaved_streams("keel_epoll", make_keel_epoll_pair, "asio_epoll", make_asio_pair);
+  register_interleaved_streams("keel_epoll", make_keel_epoll_pair, "raw_epoll", make_raw_epoll_pair);
   return echo_main(argc, argv, "echo_asio_uring");
 }

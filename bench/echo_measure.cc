@@ -370,6 +370,58 @@ void interleaved_round_trip_case(benchmark::State& state, MakeEchoPair make_a, M
                                 static_cast<double>(percentile(trips.samples_b(), 0.90));
 }
 
+void interleaved_stream_case(benchmark::State& state, MakeEchoPair make_a, MakeEchoPair make_b) {
+  // A quarter of a stream case's bytes per block (16 MiB): a few
+  // milliseconds, as a round-trip block.
+  constexpr std::size_t kBlockChunks = kStreamChunks / 4;
+  const std::vector<std::byte> chunk = pattern_chunk();
+  std::unique_ptr<EchoPair> pairs[2];
+  try {
+    pairs[0] = make_a(Mode::OneThread);
+    pairs[1] = make_b(Mode::OneThread);
+    for (auto& pair : pairs) {
+      StreamCheck warm_up(kCheckAll);
+      pair->stream(chunk, kWarmUpChunks, warm_up);
+    }
+  } catch (const std::exception& e) {
+    skip(state, e.what());
+    return;
+  }
+  // Each block's bytes per nanosecond (GB/s), per pair.
+  std::vector<double> rates[2];
+  bool a_first = true;
+  try {
+    for (auto _ : state) {
+      for (int turn = 0; turn < 2; ++turn) {
+        const int which = (turn == 0) == a_first ? 0 : 1;
+        StreamCheck check(kStreamSampleBytes);
+        const auto start = std::chrono::steady_clock::now();
+        pairs[which]->stream(chunk, kBlockChunks, check);
+        const auto stop = std::chrono::steady_clock::now();
+        if (check.received_bytes() != kBlockChunks * kChunkBytes || check.mismatches() != 0) {
+          state.SkipWithError("the stream came back wrong (a count or a sample differed)");
+          return;
+        }
+        const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(stop - start).count();
+        rates[which].push_back(static_cast<double>(kBlockChunks * kChunkBytes) / static_cast<double>(ns));
+      }
+      a_first = !a_first;
+    }
+  } catch (const std::exception& e) {
+    state.SkipWithError(e.what());
+    return;
+  }
+  const auto median = [](std::vector<double>& v) {
+    std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2), v.end());
+    return v[v.size() / 2];
+  };
+  const double a_rate = median(rates[0]);
+  const double b_rate = median(rates[1]);
+  state.counters["a_GBps"] = a_rate;
+  state.counters["b_GBps"] = b_rate;
+  state.counters["rate_ratio"] = a_rate / b_rate;
+}
+
 void register_echo_benchmarks(const std::string& name, MakeEchoPair make) {
   registered_implementations().push_back(name);
   for (const Mode mode : {Mode::OneThread, Mode::TwoThreads}) {
@@ -394,6 +446,16 @@ void register_interleaved_round_trips(const std::string& name_a, MakeEchoPair ma
                                  interleaved_round_trip_case(state, make_a, make_b);
                                })
       ->UseRealTime();
+}
+
+void register_interleaved_streams(const std::string& name_a, MakeEchoPair make_a, const std::string& name_b,
+                                  MakeEchoPair make_b) {
+  benchmark::RegisterBenchmark(("echo_ab/" + name_a + "_vs_" + name_b + "/stream/one_thread").c_str(),
+                               [make_a, make_b](benchmark::State& state) {
+                                 interleaved_stream_case(state, make_a, make_b);
+                               })
+      ->UseRealTime()
+      ->Unit(benchmark::kMillisecond);
 }
 
 int echo_main(int argc, char** argv, const char* other_configuration) {

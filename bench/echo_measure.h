@@ -97,6 +97,13 @@ void register_echo_benchmarks(const std::string& name, MakeEchoPair make);
 void register_interleaved_round_trips(const std::string& name_a, MakeEchoPair make_a, const std::string& name_b,
                                       MakeEchoPair make_b);
 
+// Registers echo_ab/<a>_vs_<b>/stream/one_thread: one-thread streams of
+// the two interleaved in blocks of 16 MiB, the pair that goes first
+// alternating, with counters a_GBps, b_GBps (the median block's rate) and
+// rate_ratio (a / b).
+void register_interleaved_streams(const std::string& name_a, MakeEchoPair make_a, const std::string& name_b,
+                                  MakeEchoPair make_b);
+
 // main() of an echo benchmark binary: runs the registered cases (console
 // output as usual) and prints one Markdown table of every row. With
 // `other_configuration`, the name of a binary beside this one, it then

@@ -1,5 +1,5 @@
-// IO operation slots under ASan (async/internal/io_driver.h, patterns 38
-// and 42 in docs/soundness.md): a slot owns everything the kernel may
+// IO operation slots under ASan (async/internal/io_driver.h, patterns 38,
+// 42 and 44 in docs/soundness.md): a slot owns everything the kernel may
 // touch — the buffer, the address, the message header, the path — until
 // the operation's final completion; slots sit in chunks that never move;
 // a completion names its slot by index and generation, so one that names
@@ -462,6 +462,62 @@ TEST_P(IoSlots, ARuntimeReapingItsOperationsLeavesTheWorldsReadinessForItsPoll) 
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, IoSlots, ::testing::Values(keel::Backend::IoUring, keel::Backend::Epoll),
+                         keel_test::backend_name);
+
+// --- pattern 44: completed operations held until the next poll (epoll) ----------
+
+class IoSlotsHeld : public keel_test::IoFixture {
+ protected:
+  IoSlotsHeld() : IoFixture(small_allowance()) {}
+  static keel::async::RuntimeOptions small_allowance() {
+    keel::async::RuntimeOptions options = heap_frames();
+    options.epoll_bytes_per_poll = 8 * 1024;
+    return options;
+  }
+};
+
+// On epoll a recv that moves more than the 8 KiB allowed between two polls
+// is held, done, until the next poll. Its task is aborted while it is
+// held, and its slot is taken at once by a recv that waits: the held bytes
+// go to the next recv on their stream, and the poll that ends the hold
+// wakes nobody, because the slot's generation moved on. (On io_uring no
+// operation is held; the same steps must keep the same bytes.)
+TEST_P(IoSlotsHeld, HeldRecvsAbortedKeepTheirBytesAndTheSlotsNextOperationIsNotWoken) {
+  constexpr std::size_t kPiece = 12 * 1024;
+  constexpr std::size_t kRounds = 200;
+  std::string got;
+  rt().block_on([](IoDriver& driver, std::string& got) -> Task<void> {
+    auto [server, client] = co_await connected_pair();
+    auto [idle_server, idle_client] = co_await connected_pair();
+    for (std::size_t i = 0; i < kRounds; ++i) {
+      // Sent past the runtime, so only the recv counts against the allowance.
+      const std::string piece = pattern(i * kPiece, kPiece);
+      CO_ASSERT_TRUE(::send(client.fd(), piece.data(), piece.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(kPiece));
+      JoinHandle<IoResult<Buffer>> held = keel::async::spawn(recv_into(server, Buffer(64 * 1024)));
+      co_await keel::async::yield_now();  // it runs, and is held, before the loop polls
+      EXPECT_FALSE(held.is_finished()) << "the recv moved past the allowance and was not held";
+      held.abort();
+      JoinHandle<IoResult<Buffer>> waiting = keel::async::spawn(recv_into(idle_server, Buffer(16)));
+      co_await keel::async::yield_now();  // it takes the freed slot and waits for a byte
+      co_await keel::async::sleep(10us);  // polls: the hold ends
+      CO_ASSERT_TRUE(::send(idle_client.fd(), "x", 1, MSG_NOSIGNAL) == 1);
+      auto [one, byte] = co_await waiting;
+      CO_ASSERT_TRUE(one.has_value());
+      EXPECT_EQ(*one, 1u) << "the recv that took the held slot ended before its byte came";
+      EXPECT_EQ(byte.view(), "x");
+      while (got.size() < (i + 1) * kPiece) {
+        auto [n, b] = co_await server.recv(Buffer(64 * 1024));
+        CO_ASSERT_TRUE(n && *n > 0);
+        got += b.view();
+      }
+    }
+    EXPECT_TRUE(co_await settled(driver));
+  }(rt().io_driver(), got));
+  EXPECT_EQ(got.size(), kRounds * kPiece);
+  EXPECT_TRUE(got == pattern(0, kRounds * kPiece)) << "a held recv's bytes were lost or reordered";
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, IoSlotsHeld, ::testing::Values(keel::Backend::IoUring, keel::Backend::Epoll),
                          keel_test::backend_name);
 
 }  // namespace

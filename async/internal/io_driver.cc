@@ -22,8 +22,11 @@ using keel::internal::kIgnoredUserData;
 
 // --- driver --------------------------------------------------------------------
 
-IoDriver::IoDriver(Uring& uring, std::size_t max_operations)
-    : uring_(&uring), ops_(uring), max_operations_(std::max<std::size_t>(max_operations, 1)) {
+IoDriver::IoDriver(Uring& uring, std::size_t max_operations, std::size_t bytes_per_poll)
+    : uring_(&uring),
+      ops_(uring),
+      max_operations_(std::max<std::size_t>(max_operations, 1)),
+      bytes_per_poll_(bytes_per_poll) {
   ops_.set_sink(&IoDriver::on_completion, this);
   if (completion_based()) {
     if (io_uring_probe* probe = io_uring_get_probe_ring(&ops_.ring())) {
@@ -198,11 +201,12 @@ bool IoDriver::start(OpSlot* slot) {
   if (completion_based()) return submit(slot);
 
   const bool socket = source != nullptr && on_socket(slot->kind);
+  const std::uint64_t sent_before = slot->offset;  // send_all counts in it
   const std::int32_t rc = !socket ? perform(slot) : may_progress(slot) ? attempt(slot) : -EAGAIN;
   if (rc != -EAGAIN || !socket) {
     slot->result = rc;
     slot->state = OpState::kDone;
-    return false;
+    return socket && rc >= 0 && hold_after(slot, slot->whole ? slot->offset - sent_before : static_cast<std::uint64_t>(rc));
   }
   if (!source->watched && !watch(source)) {
     slot->result = -errno;
@@ -212,6 +216,28 @@ bool IoDriver::start(OpSlot* slot) {
   slot->state = OpState::kWaiting;
   (reads(slot->kind) ? source->readers : source->writers).push_back(slot);
   return true;
+}
+
+bool IoDriver::hold_after(OpSlot* slot, std::uint64_t moved) {
+  if (bytes_per_poll_ == 0 || moved == 0) return false;
+  if (slot->kind != OpKind::kRecv && slot->kind != OpKind::kSend && slot->kind != OpKind::kSendBytes) return false;
+  moved_since_poll_ += static_cast<std::size_t>(moved);
+  if (moved_since_poll_ <= bytes_per_poll_) return false;
+  // The result stays in the slot, done: an abort meanwhile settles it as
+  // it settles any completion its task did not take (a recv's bytes are
+  // kept for the next recv).
+  held_.push_back({slot, slot->generation});
+  return true;
+}
+
+void IoDriver::release_held() noexcept {
+  // SAFETY: slots live as long as the driver (chunks never move); one
+  // released since it was held has another generation, and its new
+  // operation is not this one.
+  for (const Held& h : held_) {
+    if (h.slot->generation == h.generation && h.slot->state == OpState::kDone) h.slot->waiter.wake();
+  }
+  held_.clear();
 }
 
 bool IoDriver::submit(OpSlot* slot) {

@@ -221,8 +221,10 @@ struct alignas(64) IoSource {
 class IoDriver {
  public:
   // `max_operations`: slots in use at most; an operation beyond it fails
-  // with ENOBUFS (its buffer comes back).
-  IoDriver(Uring& uring, std::size_t max_operations);
+  // with ENOBUFS (its buffer comes back). `bytes_per_poll`: on epoll, what
+  // operations that did not wait may move between two polls before one
+  // is held for the next (0: no limit).
+  IoDriver(Uring& uring, std::size_t max_operations, std::size_t bytes_per_poll = 0);
   ~IoDriver();
   IoDriver(const IoDriver&) = delete;
   IoDriver& operator=(const IoDriver&) = delete;
@@ -315,6 +317,17 @@ class IoDriver {
     std::uint64_t quota_stops = 0;
   };
   const Counters& counters() const noexcept { return counters_; }
+
+  // epoll: operations that completed at once past the bytes allowed
+  // between two polls, held until the next poll; the runtime then polls
+  // without waiting.
+  bool holds_completed() const noexcept { return !held_.empty(); }
+  // After each poll: the allowance starts again and the held operations'
+  // tasks are woken.
+  void polled() noexcept {
+    moved_since_poll_ = 0;
+    if (!held_.empty()) release_held();
+  }
 
   // Slots in use (pending, done, or orphaned), and of those in the kernel.
   std::size_t in_use() const noexcept { return in_use_; }
@@ -440,6 +453,19 @@ class IoDriver {
   std::size_t in_use_ = 0;
   std::size_t in_kernel_ = 0;
   IoSource* live_ = nullptr;  // sources not yet released
+  // A completed operation whose task wakes after the next poll; the slot
+  // is named with its generation, as in user_data, because an abandoned
+  // one is released and may be reused before then.
+  struct Held {
+    OpSlot* slot;
+    std::uint32_t generation;
+  };
+  // Counts an operation that completed without waiting; whether it is held.
+  bool hold_after(OpSlot* slot, std::uint64_t moved);
+  void release_held() noexcept;
+  std::vector<Held> held_;
+  std::size_t moved_since_poll_ = 0;  // epoll: bytes moved by operations that did not wait
+  std::size_t bytes_per_poll_;
   bool send_zc_ = false;
   Counters counters_;
   std::vector<std::uint16_t> free_groups_;  // buffer group ids to reuse

@@ -772,4 +772,71 @@ TEST(SocketAddr, ParsesAndPrints) {
 INSTANTIATE_TEST_SUITE_P(Backends, Io, ::testing::Values(keel::Backend::IoUring, keel::Backend::Epoll),
                          keel_test::backend_name);
 
+keel::async::RuntimeOptions with_epoll_bytes_per_poll(std::size_t bytes) {
+  keel::async::RuntimeOptions options;
+  options.epoll_bytes_per_poll = bytes;
+  return options;
+}
+
+// One task sends 16 chunks of 2 KiB, which a loopback socket takes at once;
+// a reader on the same loop waits for the first bytes. Gives the order of
+// the ends: 's' for each send, 'r' for the reader's receive.
+std::string sends_and_a_receive(keel::async::Runtime& rt) {
+  return rt.block_on([]() -> Task<std::string> {
+    auto [server, client] = co_await connected_pair();
+    std::string order;
+    auto reader = keel::async::spawn([](TcpStream& s, std::string& order) -> Task<void> {
+      auto [n, _] = co_await s.recv(Buffer(64 * 1024));
+      if (n && *n > 0) order += 'r';
+    }(server, order));
+    for (std::size_t i = 0; i < 16; ++i) {
+      auto [n, _] = co_await client.send(Buffer::copy_of(pattern(i * 2048, 2048)));
+      if (!n || *n != 2048) {
+        ADD_FAILURE() << "send " << i << " did not send its 2 KiB at once";
+        co_return order;
+      }
+      order += 's';
+    }
+    co_await reader;
+    co_return order;
+  }());
+}
+
+class IoWithSmallPollAllowance : public keel_test::IoFixture {
+ protected:
+  IoWithSmallPollAllowance() : IoFixture(with_epoll_bytes_per_poll(8 * 1024)) {}
+};
+
+// On epoll a send that finds room ends without waiting; past the bytes
+// allowed between two polls (8 KiB here), one is held for the next poll,
+// so the reader runs while the sender still has chunks to send. On
+// io_uring every send waits for the ring, and the reader runs early too.
+TEST_P(IoWithSmallPollAllowance, ASenderThatNeverWaitsLetsTheReaderRunPastTheAllowance) {
+  const std::string order = sends_and_a_receive(rt());
+  ASSERT_EQ(order.size(), 17u) << order;
+  EXPECT_LT(order.find('r'), std::size_t{16}) << "the reader ran only once the sender was done: " << order;
+  EXPECT_EQ(driver().in_use(), 0u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, IoWithSmallPollAllowance,
+                         ::testing::Values(keel::Backend::IoUring, keel::Backend::Epoll), keel_test::backend_name);
+
+class IoWithoutPollAllowance : public keel_test::IoFixture {
+ protected:
+  IoWithoutPollAllowance() : IoFixture(with_epoll_bytes_per_poll(0)) {}
+};
+
+// Zero lifts the limit: on epoll the sender's 16 sends all end before the
+// reader runs.
+TEST_P(IoWithoutPollAllowance, ASenderThatNeverWaitsRunsToItsEnd) {
+  const std::string order = sends_and_a_receive(rt());
+  ASSERT_EQ(order.size(), 17u) << order;
+  if (!uring()) {
+    EXPECT_EQ(order, std::string(16, 's') + 'r');
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, IoWithoutPollAllowance,
+                         ::testing::Values(keel::Backend::IoUring, keel::Backend::Epoll), keel_test::backend_name);
+
 }  // namespace
