@@ -23,12 +23,11 @@
 #include <vector>
 
 #include "bench/echo_raw.h"
+#include "bench/echo_raw_ring.h"
 #include "bench/echo_support.h"
 
 namespace keel::bench::echo {
 namespace {
-
-constexpr unsigned kRingEntries = 64;
 
 // A coroutine that starts at once and stays suspended at its end until its
 // owner destroys it; `done` says whether it got there. Frames come from a
@@ -84,37 +83,14 @@ class Coro {
 
 class Ring {
  public:
-  Ring() {
-    int result = -EINVAL;
-    for (const unsigned flags : {IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
-                                 unsigned{IORING_SETUP_COOP_TASKRUN}, 0u}) {
-      io_uring_params params{};
-      params.flags = flags;
-      result = io_uring_queue_init_params(kRingEntries, &ring_, &params);
-      if (result != -EINVAL) break;
-    }
-    if (result < 0) throw_errno(-result, "io_uring_queue_init_params");
-  }
-  Ring(const Ring&) = delete;
-  Ring& operator=(const Ring&) = delete;
-  ~Ring() { io_uring_queue_exit(&ring_); }
-
-  io_uring_sqe* sqe() {
-    io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
-    if (sqe == nullptr) {
-      io_uring_submit(&ring_);
-      sqe = io_uring_get_sqe(&ring_);
-      if (sqe == nullptr) throw std::runtime_error("io_uring: no free SQE after a submit");
-    }
-    return sqe;
-  }
+  io_uring_sqe* sqe() { return ring_.sqe(); }
 
   // Submits, waits for a completion and resumes the coroutine of each one
   // there is, until `coro` is done.
   void run_until_done(const Coro& coro);
 
  private:
-  io_uring ring_{};
+  RawRing ring_;
 };
 
 // co_await: the bytes moved, or -errno.
@@ -150,16 +126,9 @@ class Transfer {
 
 void Ring::run_until_done(const Coro& coro) {
   while (!coro.done()) {
-    const int submitted = io_uring_submit_and_wait(&ring_, 1);
-    if (submitted < 0 && submitted != -EINTR) throw_errno(-submitted, "io_uring_submit_and_wait");
-    unsigned head;
-    unsigned seen = 0;
-    io_uring_cqe* cqe;
-    io_uring_for_each_cqe(&ring_, head, cqe) {
-      static_cast<Transfer*>(io_uring_cqe_get_data(cqe))->complete(cqe->res);
-      ++seen;
-    }
-    io_uring_cq_advance(&ring_, seen);
+    ring_.run_once([](const io_uring_cqe& cqe) {
+      static_cast<Transfer*>(io_uring_cqe_get_data(&cqe))->complete(cqe.res);
+    });
   }
   coro.check();
 }

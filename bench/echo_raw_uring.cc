@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "bench/echo_raw.h"
+#include "bench/echo_raw_ring.h"
 #include "bench/echo_support.h"
 
 namespace keel::bench::echo {
@@ -20,33 +21,16 @@ namespace {
 // What a completion belongs to; the ring's user_data.
 enum class Op : std::uint64_t { ServerRecv = 1, ServerSend, ClientSend, ClientRecv };
 
-constexpr unsigned kRingEntries = 64;
-
 class Ring {
  public:
-  Ring() {
-    int result = -EINVAL;
-    for (const unsigned flags : {IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
-                                 unsigned{IORING_SETUP_COOP_TASKRUN}, 0u}) {
-      io_uring_params params{};
-      params.flags = flags;
-      result = io_uring_queue_init_params(kRingEntries, &ring_, &params);
-      if (result != -EINVAL) break;
-    }
-    if (result < 0) throw_errno(-result, "io_uring_queue_init_params");
-  }
-  Ring(const Ring&) = delete;
-  Ring& operator=(const Ring&) = delete;
-  ~Ring() { io_uring_queue_exit(&ring_); }
-
   void prep_recv(Op op, int fd, std::span<std::byte> buffer) {
-    io_uring_sqe* sqe = next_sqe();
+    io_uring_sqe* sqe = ring_.sqe();
     io_uring_prep_recv(sqe, fd, buffer.data(), buffer.size(), 0);
     io_uring_sqe_set_data64(sqe, static_cast<std::uint64_t>(op));
   }
 
   void prep_send(Op op, int fd, std::span<const std::byte> data) {
-    io_uring_sqe* sqe = next_sqe();
+    io_uring_sqe* sqe = ring_.sqe();
     io_uring_prep_send(sqe, fd, data.data(), data.size(), MSG_NOSIGNAL);
     io_uring_sqe_set_data64(sqe, static_cast<std::uint64_t>(op));
   }
@@ -55,30 +39,11 @@ class Ring {
   // every completion there is to on_completion(op, res).
   template <class OnCompletion>
   void run_once(OnCompletion&& on_completion) {
-    const int submitted = io_uring_submit_and_wait(&ring_, 1);
-    if (submitted < 0 && submitted != -EINTR) throw_errno(-submitted, "io_uring_submit_and_wait");
-    unsigned head;
-    unsigned seen = 0;
-    io_uring_cqe* cqe;
-    io_uring_for_each_cqe(&ring_, head, cqe) {
-      on_completion(static_cast<Op>(cqe->user_data), cqe->res);
-      ++seen;
-    }
-    io_uring_cq_advance(&ring_, seen);
+    ring_.run_once([&](const io_uring_cqe& cqe) { on_completion(static_cast<Op>(cqe.user_data), cqe.res); });
   }
 
  private:
-  io_uring_sqe* next_sqe() {
-    io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
-    if (sqe == nullptr) {
-      io_uring_submit(&ring_);
-      sqe = io_uring_get_sqe(&ring_);
-      if (sqe == nullptr) throw std::runtime_error("io_uring: no free SQE after a submit");
-    }
-    return sqe;
-  }
-
-  io_uring ring_{};
+  RawRing ring_;
 };
 
 // Receive, send all of it, receive again; until the client closes.
