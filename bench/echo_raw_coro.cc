@@ -29,6 +29,18 @@
 namespace keel::bench::echo {
 namespace {
 
+// One freed coroutine frame per thread, kept for the next; freed with the
+// thread.
+struct FrameCache {
+  void* block = nullptr;
+  std::size_t size = 0;
+  FrameCache() = default;
+  FrameCache(const FrameCache&) = delete;
+  FrameCache& operator=(const FrameCache&) = delete;
+  ~FrameCache() { ::operator delete(block); }
+};
+thread_local FrameCache frame_cache;
+
 // A coroutine that starts at once and stays suspended at its end until its
 // owner destroys it; `done` says whether it got there. Frames come from a
 // one-block cache, so that a round trip's client coroutine does not pay a
@@ -39,13 +51,13 @@ class Coro {
     bool done = false;
     std::exception_ptr error;
     static void* operator new(std::size_t size) {
-      if (cached_ != nullptr && size <= cached_size_) return std::exchange(cached_, nullptr);
+      if (frame_cache.block != nullptr && size <= frame_cache.size) return std::exchange(frame_cache.block, nullptr);
       return ::operator new(size);
     }
     static void operator delete(void* p, std::size_t size) {
-      if (cached_ == nullptr && size >= cached_size_) {
-        cached_ = p;
-        cached_size_ = size;
+      if (frame_cache.block == nullptr && size >= frame_cache.size) {
+        frame_cache.block = p;
+        frame_cache.size = size;
         return;
       }
       ::operator delete(p);
@@ -76,8 +88,7 @@ class Coro {
 
  private:
   explicit Coro(std::coroutine_handle<promise_type> h) : handle_(h) {}
-  static inline thread_local void* cached_ = nullptr;
-  static inline thread_local std::size_t cached_size_ = 0;
+
   std::coroutine_handle<promise_type> handle_;
 };
 
