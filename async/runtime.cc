@@ -93,7 +93,20 @@ std::size_t Runtime::poll_ring(std::chrono::nanoseconds max_wait) {
       wait = std::max(std::chrono::nanoseconds(0), std::min(wait, until));
     }
   }
-  std::size_t work = UringPoller(*ring_).poll(*world_, wait);
+  std::size_t work = 0;
+  // Nothing but the runtime's operations to wait for (no timer of the
+  // runtime's or the World's pending): the ring is waited on directly and
+  // each operation's completion settled as it is read, without the
+  // World's collect-and-dispatch pass, which then runs only for the
+  // completions of others (readiness, wakes).
+  const auto direct = wait == keel::internal::kNoTimeout && world_timers_idle() ? io_.wait_for_completions()
+                                                                                : std::nullopt;
+  if (direct) {
+    work = direct->delivered;
+    if (direct->others_queued) work += UringPoller(*ring_).poll(*world_, std::chrono::nanoseconds(0));
+  } else {
+    work = UringPoller(*ring_).poll(*world_, wait);
+  }
   io_.polled();
   scheduler_.collect_remote_wakes();
   work += fire_timers();

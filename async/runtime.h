@@ -204,6 +204,7 @@ class Runtime {
   // One poll of the ring — not blocking while tasks are ready, else up to
   // `max_wait` and the next timer — then wakes and due timers again.
   std::size_t poll_ring(std::chrono::nanoseconds max_wait);
+  bool world_timers_idle() const { return world_timers_ == nullptr || !world_timers_->next_deadline(); }
   std::size_t fire_timers() {
     if (timers_.empty() && (world_timers_ == nullptr || world_timers_->empty())) {
       now_fresh_ = false;  // nothing to fire: no clock read

@@ -35,6 +35,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -317,6 +318,13 @@ class IoDriver {
     std::uint64_t quota_stops = 0;
   };
   const Counters& counters() const noexcept { return counters_; }
+
+  // io_uring: one unbounded wait for the runtime's operations, their
+  // completions settled as they are read (UringOperations::
+  // wait_for_operations); std::nullopt when a full poll is needed.
+  std::optional<keel::internal::UringOperations::DirectWait> wait_for_completions() {
+    return ops_.wait_for_operations([this](const keel::internal::Completion& c) { on_completion(this, c); });
+  }
 
   // epoll: operations that completed at once past the bytes allowed
   // between two polls, held until the next poll; the runtime then polls

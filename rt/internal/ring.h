@@ -88,6 +88,39 @@ class RingBackend final : public PollBackend {
   // is full, what is queued is submitted first (completions collected on
   // the way go to `out`); nullptr when the kernel refuses even that.
   io_uring_sqe* operation_sqe(std::vector<Completion>& out);
+  // Whether a wait may go straight to the kernel: the ring is enabled, no
+  // arm or removal is queued, and the kernel holds no overflowed
+  // completions (which harvest() would have to flush).
+  bool direct_wait_ready() const noexcept {
+    return enabled_ && pending_.empty() && !io_uring_cq_has_overflow(&ring_);
+  }
+  // Submits the SQ and waits for one completion; 0 or the -errno of
+  // io_uring_enter (-EINTR included).
+  int submit_and_wait_one() noexcept {
+    const int rc = io_uring_submit_and_wait(&ring_, 1);
+    return rc < 0 ? rc : 0;
+  }
+  // Hands every completion in the CQ to take(completion), in order;
+  // prepare(completion) runs first, while the CQE is still the kernel's to
+  // keep, so what it throws (making room) loses nothing.
+  template <class Prepare, class Take>
+  void drain(Prepare&& prepare, Take&& take) {
+    for (;;) {
+      // SAFETY: the tail is read with acquire ordering, so the CQE at our
+      // head is fully written; it is copied out before the new head is
+      // published (release), after which the kernel may reuse its slot.
+      // Head and tail are read again for each CQE: take() may submit, and
+      // a full SQ's submit harvests before it returns.
+      const unsigned head = *ring_.cq.khead;
+      if (head == io_uring_smp_load_acquire(ring_.cq.ktail)) return;
+      const io_uring_cqe& cqe = ring_.cq.cqes[io_uring_cqe_index(&ring_, head, ring_.cq.ring_mask)];
+      const Completion completion{cqe.user_data, cqe.res, (cqe.flags & IORING_CQE_F_MORE) ? kCompletionMore : 0u,
+                                  cqe.flags};
+      prepare(completion);
+      io_uring_smp_store_release(ring_.cq.khead, head + 1);
+      take(completion);
+    }
+  }
   // The ring itself, for registrations (buffer rings, fixed buffers).
   io_uring& raw() noexcept { return ring_; }
 

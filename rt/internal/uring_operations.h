@@ -16,8 +16,11 @@
 
 #include <liburing.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
+#include <optional>
 
 #include "rt/internal/poll_backend.h"
 #include "rt/internal/ring.h"
@@ -54,6 +57,49 @@ class UringOperations {
   void set_sink(Sink sink, void* context) noexcept {
     uring_->operation_sink_ = sink;
     uring_->operation_sink_context_ = context;
+  }
+
+  // What wait_for_operations() did.
+  struct DirectWait {
+    std::size_t delivered = 0;  // operations' completions handed on
+    bool others_queued = false;  // other completions wait in the Uring for a poll to dispatch
+  };
+
+  // One unbounded wait on the ring, for a runtime with nothing to wait for
+  // but its operations: each operation's completion goes straight to
+  // on_operation(completion) as it is read from the CQ; every other
+  // completion (readiness, a wake) is queued in the Uring, which its next
+  // poll dispatches first, without waiting. std::nullopt, with nothing
+  // done, when only a full poll will do: epoll, the ring not yet enabled,
+  // arms queued, completions not yet dispatched, an overflowed CQ, a
+  // failed submit (the poll reports it). Not from inside a handler.
+  template <class OnOperation>
+  std::optional<DirectWait> wait_for_operations(OnOperation&& on_operation) {
+    if (ring_ == nullptr || !ring_->direct_wait_ready()) return std::nullopt;
+    Uring& u = *uring_;
+    if (u.cursor_ < u.ready_.size() || u.dispatching_) return std::nullopt;
+    const int rc = ring_->submit_and_wait_one();
+    if (rc < 0 && rc != -EINTR) return std::nullopt;
+    u.ready_.clear();
+    u.cursor_ = 0;
+    DirectWait done;
+    ring_->drain(
+        [&](const Completion& c) {
+          // Room first: a completion is consumed only once it has a place.
+          if (user_data_kind(c.user_data) != CompletionKind::kOperation && u.ready_.size() == u.ready_.capacity()) {
+            u.ready_.reserve(u.ready_.size() + 16);
+          }
+        },
+        [&](const Completion& c) {
+          if (user_data_kind(c.user_data) == CompletionKind::kOperation) {
+            ++done.delivered;
+            on_operation(c);
+          } else {
+            u.ready_.push_back(c);
+            done.others_queued = true;
+          }
+        });
+    return done;
   }
 
   // Submits what is queued, waits up to `timeout` for completions and hands

@@ -7,13 +7,16 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -767,6 +770,46 @@ TEST(SocketAddr, ParsesAndPrints) {
   for (const char* bad : {"", "127.0.0.1", "127.0.0.1:", "127.0.0.1:65536", "host:80", "1.2.3.4:8x", "[::1:80"}) {
     EXPECT_FALSE(keel::async::SocketAddr::parse(bad)) << bad;
   }
+}
+
+// While tasks wait only on their operations (no timer pending), the loop
+// waits on the ring for those alone. A readiness of the World's that comes
+// during that wait still runs its handler, and what the handler does (here,
+// send the byte the task waits for) reaches the task. Each readiness is
+// reported once by the watch's multishot poll: one lost in that wait would
+// leave the recv waiting, until the watchdog ends the stream.
+TEST_P(Io, AWorldsReadinessThatComesWhileTasksWaitOnOperationsRunsItsHandler) {
+  keel_test::Fd event = keel_test::make_eventfd();
+  std::atomic<int> reply_to{-1};
+  int runs = 0;
+  world_->resource<keel::Uring>().watch(event.get(), keel::Readable, [&](const keel::Readiness& r) {
+    eventfd_t count = 0;
+    static_cast<void>(eventfd_read(r.fd, &count));
+    ++runs;
+    EXPECT_EQ(::send(reply_to.load(), "x", 1, MSG_NOSIGNAL), 1);
+  });
+  std::atomic<bool> finished{false};
+  std::thread watchdog([&] {
+    for (int i = 0; i < 1000 && !finished.load(); ++i) std::this_thread::sleep_for(10ms);
+    if (!finished.load()) ::shutdown(reply_to.load(), SHUT_RDWR);
+  });
+  rt().block_on([](std::atomic<int>& reply_to, const int& runs, int event) -> Task<void> {
+    auto [server, client] = co_await connected_pair();
+    reply_to.store(client.fd());
+    for (int round = 1; round <= 20; ++round) {
+      keel_test::signal_eventfd(event);  // the handler, once it runs, sends the byte
+      auto [n, b] = co_await server.recv(Buffer(16));
+      CO_ASSERT_TRUE(n.has_value());
+      if (*n == 0) {
+        ADD_FAILURE() << "round " << round << ": the readiness never ran its handler (the watchdog ended the stream)";
+        co_return;
+      }
+      EXPECT_EQ(b.view(), "x");
+      EXPECT_EQ(runs, round);
+    }
+  }(reply_to, runs, event.get()));
+  finished.store(true);
+  watchdog.join();
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, Io, ::testing::Values(keel::Backend::IoUring, keel::Backend::Epoll),
