@@ -381,21 +381,34 @@ auto read_count(Seen* seen) {
   };
 }
 
+// A World on io_uring (8 SQ entries) whose Uring watches an eventfd; a
+// first poll has armed the watch and enabled the ring.
+class WatchedEventfdOnARing : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (const auto why = keel_test::refusal(keel::Backend::IoUring)) GTEST_SKIP() << *why;
+    keel::WorldBuilder wb;
+    poller_.emplace(wb.install_driver(keel::UringInstaller{.entries = 8, .backend = keel::Backend::IoUring}));
+    world_.emplace(std::move(wb).build());
+    world_->resource<keel::Uring>().watch(event.get(), keel::Readable, read_count(&seen));
+    EXPECT_EQ(poller_->poll(*world_, 0ms), 0u);
+  }
+
+  keel_test::Fd event = keel_test::make_eventfd();
+  Seen seen;
+  std::optional<keel::UringPoller> poller_;
+  std::optional<keel::World> world_;
+};
+
 // UringOperations::reap collects a readiness completion and an operation's
 // together: the operation's goes to the sink once, and the readiness stays
 // for the World's next poll, whose handler sees it — the watch's multishot
 // poll does not fire again for a readiness it reported, so a reap that
 // dropped it would lose it for good.
-TEST(IoReap, AReapLeavesReadinessForThePollAndDeliversOperationsOnce) {
-  if (const auto why = keel_test::refusal(keel::Backend::IoUring)) GTEST_SKIP() << *why;
-  keel::WorldBuilder wb;
-  keel::UringPoller poller = wb.install_driver(keel::UringInstaller{.entries = 8, .backend = keel::Backend::IoUring});
-  keel::World world = std::move(wb).build();
+TEST_F(WatchedEventfdOnARing, AReapLeavesReadinessForThePollAndDeliversOperationsOnce) {
+  keel::UringPoller& poller = *poller_;
+  keel::World& world = *world_;
   keel::Uring& uring = world.resource<keel::Uring>();
-  keel_test::Fd event = keel_test::make_eventfd();
-  Seen seen;
-  uring.watch(event.get(), keel::Readable, read_count(&seen));
-  EXPECT_EQ(poller.poll(world, 0ms), 0u);  // the watch is armed
 
   struct Sink {
     std::vector<std::uint64_t> delivered;
@@ -435,16 +448,10 @@ TEST(IoReap, AReapLeavesReadinessForThePollAndDeliversOperationsOnce) {
 // read (NOPs, posted at once: the drain reads the tail again for each
 // CQE); a readiness read in the same wait stays for the World's next poll,
 // whose handler sees it.
-TEST(IoDirectWait, OperationsReachTheCallbackOnceAndReadinessStaysForThePoll) {
-  if (const auto why = keel_test::refusal(keel::Backend::IoUring)) GTEST_SKIP() << *why;
-  keel::WorldBuilder wb;
-  keel::UringPoller poller = wb.install_driver(keel::UringInstaller{.entries = 8, .backend = keel::Backend::IoUring});
-  keel::World world = std::move(wb).build();
+TEST_F(WatchedEventfdOnARing, ADirectWaitHandsOperationsOnOnceAndLeavesReadinessForThePoll) {
+  keel::UringPoller& poller = *poller_;
+  keel::World& world = *world_;
   keel::Uring& uring = world.resource<keel::Uring>();
-  keel_test::Fd event = keel_test::make_eventfd();
-  Seen seen;
-  uring.watch(event.get(), keel::Readable, read_count(&seen));
-  EXPECT_EQ(poller.poll(world, 0ms), 0u);  // the watch is armed, the ring enabled
 
   std::vector<std::uint64_t> delivered;
   keel::internal::UringOperations ops(uring);
