@@ -92,22 +92,10 @@ class Coro {
   std::coroutine_handle<promise_type> handle_;
 };
 
-class Ring {
- public:
-  io_uring_sqe* sqe() { return ring_.sqe(); }
-
-  // Submits, waits for a completion and resumes the coroutine of each one
-  // there is, until `coro` is done.
-  void run_until_done(const Coro& coro);
-
- private:
-  RawRing ring_;
-};
-
 // co_await: the bytes moved, or -errno.
 class Transfer {
  public:
-  Transfer(Ring& ring, int fd, std::span<std::byte> bytes, bool send) : ring_(ring), fd_(fd), bytes_(bytes), send_(send) {}
+  Transfer(RawRing& ring, int fd, std::span<std::byte> bytes, bool send) : ring_(ring), fd_(fd), bytes_(bytes), send_(send) {}
   bool await_ready() const noexcept { return false; }
   void await_suspend(std::coroutine_handle<> h) {
     waiter_ = h;
@@ -127,7 +115,7 @@ class Transfer {
   }
 
  private:
-  Ring& ring_;
+  RawRing& ring_;
   int fd_;
   std::span<std::byte> bytes_;
   bool send_;
@@ -135,9 +123,11 @@ class Transfer {
   std::coroutine_handle<> waiter_;
 };
 
-void Ring::run_until_done(const Coro& coro) {
+// Submits, waits for a completion and resumes the coroutine of each one
+// there is, until `coro` is done.
+void run_until_done(RawRing& ring, const Coro& coro) {
   while (!coro.done()) {
-    ring_.run_once([](const io_uring_cqe& cqe) {
+    ring.run_once([](const io_uring_cqe& cqe) {
       static_cast<Transfer*>(io_uring_cqe_get_data(&cqe))->complete(cqe.res);
     });
   }
@@ -156,7 +146,7 @@ std::span<std::byte> writable(std::span<const std::byte> bytes) {
 }
 
 // Receive, send all of it, receive again; until the client closes.
-Coro serve(Ring& ring, int fd) {
+Coro serve(RawRing& ring, int fd) {
   std::vector<std::byte> buffer(kChunkBytes);
   for (;;) {
     const int n = co_await Transfer(ring, fd, buffer, false);
@@ -169,7 +159,7 @@ Coro serve(Ring& ring, int fd) {
   }
 }
 
-Coro client_round_trip(Ring& ring, int fd, std::span<const std::byte> message, std::span<std::byte> reply) {
+Coro client_round_trip(RawRing& ring, int fd, std::span<const std::byte> message, std::span<std::byte> reply) {
   std::size_t sent = 0;
   while (sent < message.size()) {
     sent += checked_count(co_await Transfer(ring, fd, writable(message.subspan(sent)), true), "client send");
@@ -180,10 +170,10 @@ Coro client_round_trip(Ring& ring, int fd, std::span<const std::byte> message, s
   }
 }
 
-Coro client_stream(Ring& ring, int fd, std::span<const std::byte> chunk, std::size_t count, StreamCheck& check,
+Coro client_stream(RawRing& ring, int fd, std::span<const std::byte> chunk, std::size_t count, StreamCheck& check,
                    std::span<std::byte> buffer) {
   // The writer runs beside this reader; it is done before the reader is.
-  Coro writer = [](Ring& ring, int fd, std::span<const std::byte> chunk, std::size_t count) -> Coro {
+  Coro writer = [](RawRing& ring, int fd, std::span<const std::byte> chunk, std::size_t count) -> Coro {
     for (std::size_t i = 0; i < count; ++i) {
       std::size_t sent = 0;
       while (sent < chunk.size()) {
@@ -208,9 +198,9 @@ class RawCoroPair final : public EchoPair {
       server_.emplace(serve(ring_, sockets_.server.get()));
     } else {
       server_thread_.emplace(sockets_.server.get(), [](int fd) {
-        Ring ring;
+        RawRing ring;
         const Coro server = serve(ring, fd);
-        ring.run_until_done(server);
+        run_until_done(ring, server);
       });
     }
   }
@@ -221,7 +211,7 @@ class RawCoroPair final : public EchoPair {
       // The server sees the end of the stream and returns: its frame holds
       // no operation when it is destroyed.
       try {
-        ring_.run_until_done(*server_);
+        run_until_done(ring_, *server_);
       } catch (const std::exception&) {
         // It returned by failing.
       }
@@ -242,7 +232,7 @@ class RawCoroPair final : public EchoPair {
   void run(Start start) {
     try {
       const Coro client = start();
-      ring_.run_until_done(client);
+      run_until_done(ring_, client);
     } catch (...) {
       // Frames may have gone with operations in flight: the loop is not
       // driven again, and the ring goes before any frame does.
@@ -256,7 +246,7 @@ class RawCoroPair final : public EchoPair {
   LoopbackPair sockets_;
   std::vector<std::byte> buffer_;
   std::optional<Coro> server_;
-  Ring ring_;
+  RawRing ring_;
   std::optional<ServerThread> server_thread_;
   bool broken_ = false;
 };

@@ -352,23 +352,13 @@ int RingBackend::enter_and_wait(std::vector<Completion>& out, std::chrono::nanos
 
 void RingBackend::harvest(std::vector<Completion>& out) {
   for (int round = 0; round < kMaxOverflowRounds; ++round) {
-    // SAFETY: the tail is read once, with acquire ordering, so every CQE
-    // between our head and it is fully written; each is copied out before
-    // io_uring_cq_advance publishes the new head (release), after which the
-    // kernel may reuse those slots. The room is made first, so copying
-    // cannot throw halfway through.
-    const unsigned head = *ring_.cq.khead;
-    const unsigned ready = io_uring_smp_load_acquire(ring_.cq.ktail) - head;
-    if (ready != 0) {
-      const std::size_t first = out.size();
-      out.resize(first + ready);
-      Completion* to = out.data() + first;
-      for (unsigned i = 0; i < ready; ++i) {
-        const io_uring_cqe& cqe = ring_.cq.cqes[io_uring_cqe_index(&ring_, head + i, ring_.cq.ring_mask)];
-        to[i] = Completion{cqe.user_data, cqe.res, (cqe.flags & IORING_CQE_F_MORE) ? kCompletionMore : 0u, cqe.flags};
-      }
-      io_uring_cq_advance(&ring_, ready);
-    }
+    // Room first (drain's prepare), so a completion is consumed only once
+    // it has a place in `out`.
+    drain(
+        [&](const Completion&) {
+          if (out.size() == out.capacity()) out.reserve(out.size() + io_uring_cq_ready(&ring_));
+        },
+        [&](const Completion& completion) { out.push_back(completion); });
     // The CQ was full at some point: the kernel holds the completions that
     // did not fit (and ended the multishot polls that produced them). Flush
     // them into the ring we just emptied.

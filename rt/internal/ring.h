@@ -102,7 +102,8 @@ class RingBackend final : public PollBackend {
   }
   // Hands every completion in the CQ to take(completion), in order;
   // prepare(completion) runs first, while the CQE is still the kernel's to
-  // keep, so what it throws (making room) loses nothing.
+  // keep, so what it throws (making room) loses nothing. The one reader of
+  // the CQ: harvest() and UringOperations::wait_for_operations use it.
   template <class Prepare, class Take>
   void drain(Prepare&& prepare, Take&& take) {
     for (;;) {

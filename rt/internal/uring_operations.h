@@ -84,11 +84,9 @@ class UringOperations {
     u.cursor_ = 0;
     DirectWait done;
     ring_->drain(
-        [&](const Completion& c) {
+        [&](const Completion&) {
           // Room first: a completion is consumed only once it has a place.
-          if (user_data_kind(c.user_data) != CompletionKind::kOperation && u.ready_.size() == u.ready_.capacity()) {
-            u.ready_.reserve(u.ready_.size() + 16);
-          }
+          if (u.ready_.size() == u.ready_.capacity()) u.ready_.reserve(u.ready_.size() + 16);
         },
         [&](const Completion& c) {
           if (user_data_kind(c.user_data) == CompletionKind::kOperation) {
