@@ -11,7 +11,9 @@
 // interleaved in blocks, for a ratio that the VM's drift between rows does
 // not move: Keel against each hand-written loop, and the raw coroutines
 // against the raw loop (what awaiting costs by itself) and against Keel
-// (what Keel's runtime adds to that).
+// (what Keel's runtime adds to that), and raw liburing and Keel each
+// against itself reading 24 more cache lines per round trip (what state
+// costs, echo_cold_lines.h).
 //
 // Asio's backend is chosen by macros when its headers are compiled
 // (ASIO_HAS_IO_URING plus ASIO_DISABLE_EPOLL for io_uring), and Asio is
@@ -38,6 +40,7 @@
 //
 //   bazel run --config=bench //bench:echo -- --benchmark_repetitions=5
 #include "bench/echo_asio.h"
+#include "bench/echo_cold_lines.h"
 #include "bench/echo_keel.h"
 #include "bench/echo_measure.h"
 #include "bench/echo_raw.h"
@@ -56,6 +59,12 @@ int main(int argc, char** argv) {
   // What coroutines cost by themselves, and Keel beside them.
   register_interleaved_round_trips("raw_coro", make_raw_coro_pair, "raw_uring", make_raw_uring_pair);
   register_interleaved_round_trips("keel_uring", make_keel_uring_pair, "raw_coro", make_raw_coro_pair);
+  // What kColdLines more cache lines of state per round trip cost, on a
+  // raw loop and on Keel.
+  register_interleaved_round_trips("raw_uring_cold_lines", make_with_cold_lines<make_raw_uring_pair>, "raw_uring",
+                                   make_raw_uring_pair);
+  register_interleaved_round_trips("keel_uring_cold_lines", make_with_cold_lines<make_keel_uring_pair>, "keel_uring",
+                                   make_keel_uring_pair);
   register_interleaved_streams("keel_uring", make_keel_uring_pair, "raw_uring", make_raw_uring_pair);
   register_interleaved_streams("keel_epoll", make_keel_epoll_pair, "asio_epoll", make_asio_pair);
   register_interleaved_streams("keel_epoll", make_keel_epoll_pair, "raw_epoll", make_raw_epoll_pair);

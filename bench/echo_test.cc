@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "bench/echo_asio.h"
+#include "bench/echo_cold_lines.h"
 #include "bench/echo_measure.h"
 #include "bench/echo_pair_checks.h"
 #include "bench/echo_raw.h"
@@ -31,6 +32,8 @@ INSTANTIATE_TEST_SUITE_P(Baselines, EchoPairChecks,
                          ::testing::Combine(::testing::Values(EchoImplementation{"raw_uring", make_raw_uring_pair},
                                                               EchoImplementation{"raw_epoll", make_raw_epoll_pair},
                                                               EchoImplementation{"raw_coro", make_raw_coro_pair},
+                                                              EchoImplementation{"raw_uring_cold_lines",
+                                                                                 make_with_cold_lines<make_raw_uring_pair>},
                                                               EchoImplementation{"asio_epoll", make_asio_pair}),
                                             ::testing::Values(Mode::OneThread, Mode::TwoThreads)),
                          echo_case_name);

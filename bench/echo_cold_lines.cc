@@ -1,0 +1,56 @@
+// An echo that also reads kColdLines cache lines of its own before each
+// round trip (see echo_cold_lines.h).
+#include "bench/echo_cold_lines.h"
+
+#include <benchmark/benchmark.h>
+
+#include <cstddef>
+#include <memory>
+#include <span>
+#include <utility>
+#include <vector>
+
+
+namespace keel::bench::echo {
+namespace {
+
+// One cache line of the chain: the index of the next line to read.
+struct alignas(64) Line {
+  std::size_t next = 0;
+};
+
+// Three lines apart, so that the prefetcher's pairing of adjacent lines
+// brings in none of the next ones.
+constexpr std::size_t kStride = 3;
+
+class ColdLinesPair final : public EchoPair {
+ public:
+  explicit ColdLinesPair(std::unique_ptr<EchoPair> inner) : inner_(std::move(inner)), lines_(kColdLines * kStride) {
+    for (std::size_t i = 0; i < kColdLines; ++i) lines_[i * kStride].next = (i + 1) % kColdLines * kStride;
+  }
+
+  void round_trip(std::span<const std::byte> message, std::span<std::byte> reply) override {
+    // Each load waits for the one before, as a runtime's walk from a
+    // completion to its operation, task and frame does.
+    std::size_t at = 0;
+    for (std::size_t i = 0; i < kColdLines; ++i) at = lines_[at].next;
+    benchmark::DoNotOptimize(at);
+    inner_->round_trip(message, reply);
+  }
+
+  void stream(std::span<const std::byte> chunk, std::size_t count, StreamCheck& check) override {
+    inner_->stream(chunk, count, check);
+  }
+
+ private:
+  std::unique_ptr<EchoPair> inner_;
+  std::vector<Line> lines_;
+};
+
+}  // namespace
+
+std::unique_ptr<EchoPair> with_cold_lines(std::unique_ptr<EchoPair> inner) {
+  return std::make_unique<ColdLinesPair>(std::move(inner));
+}
+
+}  // namespace keel::bench::echo
