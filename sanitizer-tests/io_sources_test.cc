@@ -11,11 +11,12 @@
 // slot left linked after it was released is reached through a freed or
 // reused neighbour. What the sources hold outside the heap is counted by
 // hand: the process's fds, the pool's buffers, and what the World's Uring
-// still has registered for a runtime that is gone (its epoll watches, its
+// still has registered for a runtime that is gone (its fds in the epoll set, its
 // provided-buffer groups), which a second runtime on the same World finds.
 #include <gtest/gtest.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -89,7 +90,7 @@ class IoSources : public keel_test::IoFixture {};
 // Every kind of IO object, and both streams, made by a runtime that is
 // then destroyed: the multishot accept stopped at its quota with accepted
 // connections queued, the multishot recv stopped with bytes queued and the
-// pool's buffers lent to its ring, a recv in flight, epoll watches on the
+// pool's buffers lent to its ring, a recv in flight, fds in the epoll set of the
 // World's Uring. Afterwards the objects refuse operations, and are
 // destroyed in an order the runtime would not allow (streams after their
 // objects, sockets before their streams). Then every fd is closed, every
@@ -316,6 +317,59 @@ TEST_P(IoSources, SlotsLeaveTheirSourcesListsInAnyOrder) {
     }
     CO_ASSERT_TRUE(co_await settled(driver));
   }(rt().io_driver()));
+}
+
+// epoll: a source's readiness comes to the driver named by an entry of
+// its table of watched sources and the entry's generation. Closing a
+// stream ends its watch and frees the source at once when no operation
+// holds it; a readiness for it that epoll reported in the same batch, to
+// be dispatched after the handler that closed it, must find no source (a
+// heap-use-after-free otherwise). The freed entry then serves the next
+// stream watched, whose own readiness reaches its recv.
+TEST_P(IoSources, AReadinessCollectedForAStreamClosedBeforeItsDispatchIsDropped) {
+  if (uring()) GTEST_SKIP() << "io_uring's streams wait on completions, not on readiness";
+  std::optional<TcpStream> closed, reused, peer_of_closed, peer_of_reused;
+  // Watched: a recv that found nothing waits for readiness, then completes.
+  auto watched_pair = [](std::optional<TcpStream>& server, std::optional<TcpStream>& client) -> Task<void> {
+    auto [s, c] = co_await connected_pair();
+    auto read = keel::async::spawn(recv_into(s, Buffer(8)));
+    co_await keel::async::yield_now();
+    co_await c.send_all(Buffer::copy_of("x"));
+    auto [n, b] = co_await read;
+    CO_ASSERT_TRUE(n && *n == 1);
+    server.emplace(std::move(s));
+    client.emplace(std::move(c));
+  };
+  rt().block_on(watched_pair(closed, peer_of_closed));
+  ASSERT_TRUE(closed && peer_of_closed);
+
+  keel_test::Fd event = keel_test::make_eventfd();
+  int handler_runs = 0;
+  world_->resource<keel::Uring>().watch(event.get(), keel::Readable, [&](const keel::Readiness& r) {
+    ++handler_runs;
+    eventfd_t value = 0;
+    eventfd_read(r.fd, &value);
+    closed.reset();  // ends the watch and frees the source: no operation holds it
+  });
+  // The eventfd first, then the stream: epoll reports them in that order,
+  // and the poll dispatches them in it.
+  keel_test::signal_eventfd(event.get());
+  ASSERT_EQ(::send(peer_of_closed->fd(), "y", 1, MSG_NOSIGNAL), 1);
+  poller_->poll(*world_, 0ms);
+  EXPECT_EQ(handler_runs, 1);
+  EXPECT_FALSE(closed.has_value());
+
+  // The next watched stream takes the freed entry, with a new generation.
+  rt().block_on(watched_pair(reused, peer_of_reused));
+  ASSERT_TRUE(reused && peer_of_reused);
+  rt().block_on([](TcpStream& s, TcpStream& peer) -> Task<void> {
+    auto read = keel::async::spawn(recv_into(s, Buffer(8)));
+    co_await keel::async::yield_now();
+    co_await peer.send_all(Buffer::copy_of("z"));
+    auto [n, b] = co_await read;
+    CO_ASSERT_TRUE(n && *n == 1);
+    EXPECT_EQ(b.view(), "z");
+  }(*reused, *peer_of_reused));
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, IoSources, ::testing::Values(keel::Backend::IoUring, keel::Backend::Epoll),

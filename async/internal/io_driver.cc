@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <liburing.h>
+#include <sys/epoll.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -46,8 +47,8 @@ IoDriver::~IoDriver() {
   // source while its driver is set); once their driver is null nothing
   // walks these links again, and each source is freed by its last holder.
   for (IoSource* s = live_; s != nullptr; s = s->next_live) {
+    unwatch(s);
     s->driver = nullptr;
-    if (std::exchange(s->watched, false)) uring_->unwatch(s->watch);
   }
 }
 
@@ -85,10 +86,7 @@ void IoDriver::close_source(IoSource* source) noexcept {
     unref(source);
     return;
   }
-  if (source->watched) {
-    driver->uring_->unwatch(source->watch);
-    source->watched = false;
-  }
+  driver->unwatch(source);
   // Operations still waiting (awaited through another handle to the
   // object's state) end now: nothing will wake them otherwise.
   for (SlotList* list : {&source->readers, &source->writers}) {
@@ -567,6 +565,13 @@ void IoDriver::on_completion(void* self, const keel::internal::Completion& compl
   // of the slots made, its generation the slot's, and the kernel still has
   // the slot: a completion for a released slot (reused or not) is dropped.
   auto* driver = static_cast<IoDriver*>(self);
+  if (!driver->completion_based()) {
+    // epoll: the readiness of a watched source's fd.
+    if (IoSource* source = driver->watched_source(completion)) {
+      driver->on_ready(source, static_cast<std::uint32_t>(completion.result));
+    }
+    return;
+  }
   const std::uint32_t index = keel::internal::user_data_index(completion.user_data);
   if (index >= driver->made_) return;
   OpSlot* slot = driver->slot_at(index);
@@ -736,30 +741,55 @@ void IoDriver::shutdown() noexcept {
 // --- epoll: readiness and non-blocking calls ---------------------------------
 
 bool IoDriver::watch(IoSource* source) {
-  const keel::Events interest = keel::Readable | keel::Writable | keel::ReadHangup;
-  // SAFETY: the handler names this driver and the source; the watch is
-  // removed before either goes (close_source before it drops the object's
-  // reference, ~IoDriver for sources that outlive it).
-  auto watched = uring_->try_watch(source->fd, interest, [this, source](const keel::Readiness& r) { on_ready(source, r); });
-  if (!watched) {
-    errno = watched.error().value();
+  std::uint32_t index;
+  if (!free_watched_.empty()) {
+    index = free_watched_.back();
+    free_watched_.pop_back();
+  } else {
+    index = static_cast<std::uint32_t>(watched_.size());
+    watched_.emplace_back();
+  }
+  WatchedEntry& entry = watched_[index];
+  const std::uint64_t user_data =
+      keel::internal::encode_user_data(keel::internal::CompletionKind::kOperation, index, entry.generation);
+  if (const int error = ops_.watch_readiness(source->fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP, user_data)) {
+    free_watched_.push_back(index);
+    errno = error;
     return false;
   }
-  source->watch = *watched;
+  // SAFETY: the entry names the source until unwatch(), which runs before
+  // the source can go (close_source before it drops the object's
+  // reference, ~IoDriver for sources that outlive it). A readiness
+  // completion collected before that carries the old generation and finds
+  // no source (watched_source).
+  entry.source = source;
+  source->readiness_index = index;
   source->watched = true;
   return true;
 }
 
-void IoDriver::on_ready(IoSource* source, const keel::Readiness& readiness) noexcept {
+void IoDriver::unwatch(IoSource* source) noexcept {
+  if (!std::exchange(source->watched, false)) return;
+  WatchedEntry& entry = watched_[source->readiness_index];
+  ops_.unwatch_readiness(source->fd, keel::internal::encode_user_data(keel::internal::CompletionKind::kOperation,
+                                                                      source->readiness_index, entry.generation));
+  entry.source = nullptr;
+  entry.generation = (entry.generation + 1) & keel::internal::kGenerationMask;
+  if (entry.generation == 0) entry.generation = 1;
+  free_watched_.push_back(source->readiness_index);
+}
+
+void IoDriver::on_ready(IoSource* source, std::uint32_t events) noexcept {
   // Hold the source: a woken operation's release may drop the last reference.
   ++source->refs;
-  const bool any = readiness.failed() || readiness.hangup();
+  // An error or a hangup: no edge may follow, so every operation tries its call.
+  const bool any = (events & (EPOLLERR | EPOLLHUP | EPOLLRDHUP)) != 0;
   if (any) source->hung_up = true;
-  if (any || readiness.readable()) {
+  if (any || (events & EPOLLIN) != 0) {
     source->read_ready = true;
     run_waiting(source->readers);
   }
-  if (any || readiness.writable()) {
+  if (any || (events & EPOLLOUT) != 0) {
     source->write_ready = true;
     run_waiting(source->writers);
   }

@@ -204,7 +204,7 @@ struct alignas(64) IoSource {
   IoDriver* driver = nullptr;   // null once the runtime is gone
   SlotList readers;             // waiting to read (epoll), or held behind an orphaned read
   SlotList writers;             // waiting to write (epoll)
-  keel::Watch watch;            // epoll: its readiness watch
+  std::uint32_t readiness_index = 0;  // epoll: its entry in the driver's table of watched sources
   bool watched = false;
   // epoll: whether a read (write) may find something to do. Cleared when
   // one found nothing (EAGAIN) or drained the socket (a short read or
@@ -442,7 +442,17 @@ class IoDriver {
            kind != OpKind::kFsync && kind != OpKind::kOpen;
   }
   bool watch(IoSource* source);
-  void on_ready(IoSource* source, const keel::Readiness& readiness) noexcept;
+  void unwatch(IoSource* source) noexcept;
+  // A readiness completion (epoll): the watched source it names, or
+  // nullptr when that watch has ended since (its entry freed or reused).
+  IoSource* watched_source(const keel::internal::Completion& completion) const noexcept {
+    const std::uint32_t index = keel::internal::user_data_index(completion.user_data);
+    if (index >= watched_.size()) return nullptr;
+    const WatchedEntry& entry = watched_[index];
+    if (entry.generation != keel::internal::user_data_generation(completion.user_data)) return nullptr;
+    return entry.source;
+  }
+  void on_ready(IoSource* source, std::uint32_t events) noexcept;
   void run_waiting(SlotList& list) noexcept;
   static bool reads(OpKind kind) noexcept { return kind == OpKind::kRecv || kind == OpKind::kRecvFrom || kind == OpKind::kAccept; }
   OpSlot* slot_at(std::uint32_t index) noexcept { return &chunks_[index / kChunk][index % kChunk]; }
@@ -472,6 +482,15 @@ class IoDriver {
   bool hold_after(OpSlot* slot, std::uint64_t moved);
   void release_held() noexcept;
   std::vector<Held> held_;
+  // epoll: the watched sources, by the index their readiness completions
+  // carry, with the generation that tells a current watch from an ended
+  // one; ended entries are reused.
+  struct WatchedEntry {
+    IoSource* source = nullptr;
+    std::uint32_t generation = 1;
+  };
+  std::vector<WatchedEntry> watched_;
+  std::vector<std::uint32_t> free_watched_;
   std::size_t moved_since_poll_ = 0;  // epoll: bytes moved by operations that did not wait
   std::size_t bytes_per_poll_;
   bool send_zc_ = false;

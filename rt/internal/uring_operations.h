@@ -1,6 +1,7 @@
 // UringOperations: the door through which keel::async's completion-based
 // IO uses a Uring's ring — submission entries for its operations, the sink
-// their completions go to, and a reap that collects only those.
+// their completions go to, and a reap that collects only those. On epoll,
+// the same sink hears the readiness of the fds its operations wait on.
 //
 // The Uring keeps owning the ring and the wait; operations ride along: an
 // entry filled here is submitted by the next poll, and each completion
@@ -50,6 +51,17 @@ class UringOperations {
     return ring_->operation_sqe(uring_->ready_);  // a full SQ is submitted first
   }
 
+  // epoll: edge-triggered readiness of `fd` for `events` (EPOLLIN...),
+  // reported to the sink as completions named `user_data` (of
+  // CompletionKind::kOperation; the result is the event mask) until
+  // unwatch_readiness. Without a World watch, its handler slot and its
+  // dispatch: the IO driver's sources are the runtime's own. Returns 0 or
+  // the errno.
+  int watch_readiness(int fd, std::uint32_t events, std::uint64_t user_data) {
+    return uring_->backend_->add(fd, events, user_data);
+  }
+  void unwatch_readiness(int fd, std::uint64_t user_data) { uring_->backend_->remove(fd, user_data); }
+
   // The raw ring for registrations; only when completion_based().
   io_uring& ring() noexcept { return ring_->raw(); }
 
@@ -67,17 +79,19 @@ class UringOperations {
 
   // One unbounded wait on the ring, for a runtime with nothing to wait for
   // but its operations: each operation's completion goes straight to
-  // on_operation(completion) as it is read from the CQ; every other
-  // completion (readiness, a wake) is queued in the Uring, which its next
-  // poll dispatches first, without waiting. std::nullopt, with nothing
-  // done, when only a full poll will do: epoll, the ring not yet enabled,
+  // on_operation(completion) as it is read from the CQ (on epoll: each
+  // readiness of an operation's fd, as epoll reports it); every other
+  // completion (a watch's readiness, a wake) is queued in the Uring, which
+  // its next poll dispatches first, without waiting. std::nullopt, with
+  // nothing done, when only a full poll will do: the ring not yet enabled,
   // arms queued, completions not yet dispatched, an overflowed CQ, a
-  // failed submit (the poll reports it). Not from inside a handler.
+  // failed submit or wait (the poll reports it). Not from inside a handler.
   template <class OnOperation>
   std::optional<DirectWait> wait_for_operations(OnOperation&& on_operation) {
-    if (ring_ == nullptr || !ring_->direct_wait_ready()) return std::nullopt;
     Uring& u = *uring_;
     if (u.cursor_ < u.ready_.size() || u.dispatching_) return std::nullopt;
+    if (ring_ == nullptr) return wait_for_readiness(on_operation);
+    if (!ring_->direct_wait_ready()) return std::nullopt;
     const int rc = ring_->submit_and_wait_one();
     if (rc < 0 && rc != -EINTR) return std::nullopt;
     u.ready_.clear();
@@ -97,6 +111,34 @@ class UringOperations {
             done.others_queued = true;
           }
         });
+    return done;
+  }
+
+  // wait_for_operations() on epoll: the readiness of the operations' fds
+  // goes to on_operation as epoll reports it; the rest stays queued, in
+  // order, for the next poll. A failed wait is left to that poll too (it
+  // reports the error).
+  template <class OnOperation>
+  std::optional<DirectWait> wait_for_readiness(OnOperation& on_operation) {
+    Uring& u = *uring_;
+    u.ready_.clear();
+    u.cursor_ = 0;
+    if (u.backend_->wait(u.ready_, kNoTimeout)) return std::nullopt;
+    DirectWait done;
+    // on_operation runs no handler and polls nothing, so ready_ holds still
+    // while it runs.
+    std::size_t kept = 0;
+    for (std::size_t i = 0; i < u.ready_.size(); ++i) {
+      const Completion c = u.ready_[i];
+      if (user_data_kind(c.user_data) == CompletionKind::kOperation) {
+        ++done.delivered;
+        on_operation(c);
+      } else {
+        u.ready_[kept++] = c;
+      }
+    }
+    u.ready_.resize(kept);
+    done.others_queued = kept > 0;
     return done;
   }
 
