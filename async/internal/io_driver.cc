@@ -741,19 +741,12 @@ void IoDriver::shutdown() noexcept {
 // --- epoll: readiness and non-blocking calls ---------------------------------
 
 bool IoDriver::watch(IoSource* source) {
-  std::uint32_t index;
-  if (!free_watched_.empty()) {
-    index = free_watched_.back();
-    free_watched_.pop_back();
-  } else {
-    index = static_cast<std::uint32_t>(watched_.size());
-    watched_.emplace_back();
-  }
+  const std::uint32_t index = watched_.acquire();
   WatchedEntry& entry = watched_[index];
   const std::uint64_t user_data =
       keel::internal::encode_user_data(keel::internal::CompletionKind::kOperation, index, entry.generation);
   if (const int error = ops_.watch_readiness(source->fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP, user_data)) {
-    free_watched_.push_back(index);
+    watched_.free(index);
     errno = error;
     return false;
   }
@@ -774,9 +767,7 @@ void IoDriver::unwatch(IoSource* source) noexcept {
   ops_.unwatch_readiness(source->fd, keel::internal::encode_user_data(keel::internal::CompletionKind::kOperation,
                                                                       source->readiness_index, entry.generation));
   entry.source = nullptr;
-  entry.generation = (entry.generation + 1) & keel::internal::kGenerationMask;
-  if (entry.generation == 0) entry.generation = 1;
-  free_watched_.push_back(source->readiness_index);
+  watched_.free(source->readiness_index);  // a new generation: readiness collected before is stale
 }
 
 void IoDriver::on_ready(IoSource* source, std::uint32_t events) noexcept {

@@ -43,6 +43,7 @@
 #include "async/buffer_pool.h"
 #include "async/socket_addr.h"
 #include "async/waker.h"
+#include "rt/internal/slab.h"
 #include "rt/internal/uring_operations.h"
 #include "rt/uring.h"
 
@@ -319,8 +320,8 @@ class IoDriver {
   };
   const Counters& counters() const noexcept { return counters_; }
 
-  // io_uring: one unbounded wait for the runtime's operations, their
-  // completions settled as they are read (UringOperations::
+  // One unbounded wait for the runtime's operations, their completions (on
+  // epoll, their fds' readiness) settled as they are read (UringOperations::
   // wait_for_operations); std::nullopt when a full poll is needed.
   std::optional<keel::internal::UringOperations::DirectWait> wait_for_completions() {
     return ops_.wait_for_operations([this](const keel::internal::Completion& c) { on_completion(this, c); });
@@ -447,10 +448,8 @@ class IoDriver {
   // nullptr when that watch has ended since (its entry freed or reused).
   IoSource* watched_source(const keel::internal::Completion& completion) const noexcept {
     const std::uint32_t index = keel::internal::user_data_index(completion.user_data);
-    if (index >= watched_.size()) return nullptr;
-    const WatchedEntry& entry = watched_[index];
-    if (entry.generation != keel::internal::user_data_generation(completion.user_data)) return nullptr;
-    return entry.source;
+    if (!watched_.current(index, keel::internal::user_data_generation(completion.user_data))) return nullptr;
+    return watched_[index].source;
   }
   void on_ready(IoSource* source, std::uint32_t events) noexcept;
   void run_waiting(SlotList& list) noexcept;
@@ -482,21 +481,21 @@ class IoDriver {
   bool hold_after(OpSlot* slot, std::uint64_t moved);
   void release_held() noexcept;
   std::vector<Held> held_;
-  // epoll: the watched sources, by the index their readiness completions
-  // carry, with the generation that tells a current watch from an ended
-  // one; ended entries are reused.
-  struct WatchedEntry {
-    IoSource* source = nullptr;
-    std::uint32_t generation = 1;
-  };
-  std::vector<WatchedEntry> watched_;
-  std::vector<std::uint32_t> free_watched_;
   std::size_t moved_since_poll_ = 0;  // epoll: bytes moved by operations that did not wait
   std::size_t bytes_per_poll_;
   bool send_zc_ = false;
   Counters counters_;
   std::vector<std::uint16_t> free_groups_;  // buffer group ids to reuse
   std::uint16_t next_group_ = 1;
+  // epoll: the watched sources, by the index their readiness completions
+  // carry, with the generation that tells a current watch from an ended
+  // one; ended entries are reused.
+  struct WatchedEntry {
+    IoSource* source = nullptr;
+    std::uint32_t generation = 1;
+    std::uint32_t next_free = keel::internal::kNoIndex;
+  };
+  keel::internal::GenerationalSlots<WatchedEntry, keel::internal::kGenerationMask> watched_;
 };
 
 }  // namespace keel::async::internal

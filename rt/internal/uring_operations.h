@@ -115,9 +115,8 @@ class UringOperations {
   }
 
   // wait_for_operations() on epoll: the readiness of the operations' fds
-  // goes to on_operation as epoll reports it; the rest stays queued, in
-  // order, for the next poll. A failed wait is left to that poll too (it
-  // reports the error).
+  // goes to on_operation; the rest stays queued, in order, for the next
+  // poll. A failed wait is left to that poll too (it reports the error).
   template <class OnOperation>
   std::optional<DirectWait> wait_for_readiness(OnOperation& on_operation) {
     Uring& u = *uring_;
@@ -125,20 +124,8 @@ class UringOperations {
     u.cursor_ = 0;
     if (u.backend_->wait(u.ready_, kNoTimeout)) return std::nullopt;
     DirectWait done;
-    // on_operation runs no handler and polls nothing, so ready_ holds still
-    // while it runs.
-    std::size_t kept = 0;
-    for (std::size_t i = 0; i < u.ready_.size(); ++i) {
-      const Completion c = u.ready_[i];
-      if (user_data_kind(c.user_data) == CompletionKind::kOperation) {
-        ++done.delivered;
-        on_operation(c);
-      } else {
-        u.ready_[kept++] = c;
-      }
-    }
-    u.ready_.resize(kept);
-    done.others_queued = kept > 0;
+    done.delivered = take_operations(0, on_operation);
+    done.others_queued = !u.ready_.empty();
     return done;
   }
 
@@ -151,25 +138,38 @@ class UringOperations {
     Uring& u = *uring_;
     const std::size_t first = u.cursor_;
     if (const BackendFailure failure = u.backend_->wait(u.ready_, timeout)) return -failure.error;
-    int delivered = 0;
-    // SAFETY: the sink may add to ready_ (a full SQ submitted while it
-    // settles an operation harvests), which may move its storage: an entry
-    // is copied and marked delivered before the sink runs, and the loop
-    // indexes ready_ again after it. From `first` on, no poll has
-    // dispatched the entries: their operations go to the sink here, every
-    // other kind stays for the next poll.
-    for (std::size_t i = first; i < u.ready_.size(); ++i) {
-      Completion& c = u.ready_[i];
-      if (user_data_kind(c.user_data) != CompletionKind::kOperation) continue;
-      const Completion copy = c;
-      c.user_data = kIgnoredUserData;  // delivered: the poll skips it
-      if (u.operation_sink_ != nullptr) u.operation_sink_(u.operation_sink_context_, copy);
-      ++delivered;
-    }
-    return delivered;
+    return static_cast<int>(take_operations(first, [&u](const Completion& c) {
+      if (u.operation_sink_ != nullptr) u.operation_sink_(u.operation_sink_context_, c);
+    }));
   }
 
  private:
+  // Hands each operation completion in the Uring's list, from `first` (the
+  // first one no poll has dispatched) on, to on_operation once, and keeps
+  // every other kind, in order, for the next poll; how many it handed on.
+  template <class OnOperation>
+  std::size_t take_operations(std::size_t first, OnOperation&& on_operation) {
+    Uring& u = *uring_;
+    std::size_t kept = first;
+    std::size_t delivered = 0;
+    // SAFETY: on_operation may add to the list (a full SQ submitted while
+    // it settles an operation harvests), which may move its storage: each
+    // entry is copied out before it runs, the list is indexed again after
+    // it, and what was added is taken in turn. Kept entries move to `kept`,
+    // never past the one being read.
+    for (std::size_t i = first; i < u.ready_.size(); ++i) {
+      const Completion c = u.ready_[i];
+      if (user_data_kind(c.user_data) == CompletionKind::kOperation) {
+        ++delivered;
+        on_operation(c);
+      } else {
+        u.ready_[kept++] = c;
+      }
+    }
+    u.ready_.resize(kept);
+    return delivered;
+  }
+
   Uring* uring_;
   RingBackend* ring_;
 };
