@@ -11,7 +11,8 @@
 // interleaved in blocks, for a ratio that the VM's drift between rows does
 // not move: Keel against each hand-written loop, and the raw coroutines
 // against the raw loop (what awaiting costs by itself) and against Keel
-// (what Keel's runtime adds to that), and raw liburing and Keel each
+// (what Keel's runtime adds to that), Keel entering its loop (block_on)
+// once per round trip against once per run, and raw liburing and Keel each
 // against itself reading 24 more cache lines per round trip (what state
 // costs, echo_cold_lines.h).
 //
@@ -59,6 +60,9 @@ int main(int argc, char** argv) {
   // What coroutines cost by themselves, and Keel beside them.
   register_interleaved_round_trips("raw_coro", make_raw_coro_pair, "raw_uring", make_raw_uring_pair);
   register_interleaved_round_trips("keel_uring", make_keel_uring_pair, "raw_coro", make_raw_coro_pair);
+  // What a block_on per round trip adds to a client task's loop.
+  register_interleaved_round_trips("keel_uring_block_on", make_keel_uring_block_on_pair, "keel_uring",
+                                   make_keel_uring_pair);
   // What kColdLines more cache lines of state per round trip cost, on a
   // raw loop and on Keel.
   register_interleaved_round_trips("raw_uring_cold_lines", make_with_cold_lines<make_raw_uring_pair>, "raw_uring",

@@ -30,12 +30,14 @@ class ColdLinesPair final : public EchoPair {
   }
 
   void round_trip(std::span<const std::byte> message, std::span<std::byte> reply) override {
-    // Each load waits for the one before, as a runtime's walk from a
-    // completion to its operation, task and frame does.
-    std::size_t at = 0;
-    for (std::size_t i = 0; i < kColdLines; ++i) at = lines_[at].next;
-    benchmark::DoNotOptimize(at);
+    read_lines();
     inner_->round_trip(message, reply);
+  }
+
+  void round_trips(RoundTripRun& run) override {
+    // The lines are read once each round trip's clock has started.
+    ColdRun cold(*this, run);
+    inner_->round_trips(cold);
   }
 
   void stream(std::span<const std::byte> chunk, std::size_t count, StreamCheck& check) override {
@@ -43,6 +45,29 @@ class ColdLinesPair final : public EchoPair {
   }
 
  private:
+  class ColdRun final : public RoundTripRun {
+   public:
+    ColdRun(ColdLinesPair& pair, RoundTripRun& run) : pair_(pair), run_(run) {}
+    bool next(std::span<const std::byte>& message, std::span<std::byte>& reply) override {
+      if (!run_.next(message, reply)) return false;
+      pair_.read_lines();
+      return true;
+    }
+    void done() override { run_.done(); }
+
+   private:
+    ColdLinesPair& pair_;
+    RoundTripRun& run_;
+  };
+
+  // Each load waits for the one before, as a runtime's walk from a
+  // completion to its operation, task and frame does.
+  void read_lines() {
+    std::size_t at = 0;
+    for (std::size_t i = 0; i < kColdLines; ++i) at = lines_[at].next;
+    benchmark::DoNotOptimize(at);
+  }
+
   std::unique_ptr<EchoPair> inner_;
   std::vector<Line> lines_;
 };

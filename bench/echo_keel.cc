@@ -65,7 +65,8 @@ TcpStream adopt(int fd) {
 
 class KeelPair final : public EchoPair {
  public:
-  KeelPair(Mode mode, keel::Backend backend) : sockets_(connect_loopback()), loop_(backend) {
+  KeelPair(Mode mode, keel::Backend backend, bool block_on_each = false)
+      : sockets_(connect_loopback()), loop_(backend), block_on_each_(block_on_each) {
     client_ = adopt(sockets_.client.release());
     if (mode == Mode::OneThread) {
       keel::async::Runtime& rt = loop_.runtime;
@@ -89,7 +90,16 @@ class KeelPair final : public EchoPair {
   }
 
   void round_trip(std::span<const std::byte> message, std::span<std::byte> reply) override {
-    loop_.runtime.block_on(client_round_trip(message, reply));
+    OneRoundTrip one(message, reply);
+    loop_.runtime.block_on(client_round_trips(one));
+  }
+
+  void round_trips(RoundTripRun& run) override {
+    if (block_on_each_) {
+      EchoPair::round_trips(run);  // round_trip(), and so a block_on, per round trip
+      return;
+    }
+    loop_.runtime.block_on(client_round_trips(run));
   }
 
   void stream(std::span<const std::byte> chunk, std::size_t count, StreamCheck& check) override {
@@ -97,23 +107,29 @@ class KeelPair final : public EchoPair {
   }
 
  private:
-  Task<void> client_round_trip(std::span<const std::byte> message, std::span<std::byte> reply) {
-    Buffer out = std::move(buffer_);
-    out.clear();
-    std::memcpy(out.spare_capacity().data(), message.data(), message.size());
-    out.commit(message.size());
-    auto [m, sent] = co_await client_.send_all(std::move(out));
-    if (!m) fail(m.error(), "client send");
-    Buffer in = std::move(sent);
-    in.clear();
-    while (in.size() < reply.size()) {
-      auto [n, got] = co_await client_.recv(std::move(in));
-      if (!n) fail(n.error(), "client recv");
-      if (*n == 0) throw std::runtime_error("client recv: the server closed the connection");
-      in = std::move(got);
+  // One client task for all of `run`'s round trips, through one buffer.
+  Task<void> client_round_trips(RoundTripRun& run) {
+    Buffer buffer = std::move(buffer_);
+    std::span<const std::byte> message;
+    std::span<std::byte> reply;
+    while (run.next(message, reply)) {
+      buffer.clear();
+      std::memcpy(buffer.spare_capacity().data(), message.data(), message.size());
+      buffer.commit(message.size());
+      auto [m, sent] = co_await client_.send_all(std::move(buffer));
+      if (!m) fail(m.error(), "client send");
+      buffer = std::move(sent);
+      buffer.clear();
+      while (buffer.size() < reply.size()) {
+        auto [n, got] = co_await client_.recv(std::move(buffer));
+        if (!n) fail(n.error(), "client recv");
+        if (*n == 0) throw std::runtime_error("client recv: the server closed the connection");
+        buffer = std::move(got);
+      }
+      std::memcpy(reply.data(), buffer.view().data(), reply.size());
+      run.done();
     }
-    std::memcpy(reply.data(), in.view().data(), reply.size());
-    buffer_ = std::move(in);
+    buffer_ = std::move(buffer);
   }
 
   // Sends from one task while this one reads the echo back.
@@ -146,6 +162,7 @@ class KeelPair final : public EchoPair {
   Loop loop_;
   TcpStream client_;
   Buffer buffer_;
+  bool block_on_each_;
   std::optional<ServerThread> server_thread_;
 };
 
@@ -153,6 +170,9 @@ class KeelPair final : public EchoPair {
 
 std::unique_ptr<EchoPair> make_keel_uring_pair(Mode mode) {
   return std::make_unique<KeelPair>(mode, keel::Backend::IoUring);
+}
+std::unique_ptr<EchoPair> make_keel_uring_block_on_pair(Mode mode) {
+  return std::make_unique<KeelPair>(mode, keel::Backend::IoUring, true);
 }
 std::unique_ptr<EchoPair> make_keel_epoll_pair(Mode mode) {
   return std::make_unique<KeelPair>(mode, keel::Backend::Epoll);

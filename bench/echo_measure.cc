@@ -16,6 +16,7 @@
 #include <map>
 #include <memory>
 #include <sstream>
+#include <stdexcept>
 #include <tuple>
 #include <utility>
 
@@ -39,16 +40,49 @@ std::vector<std::byte> pattern_chunk() {
   return chunk;
 }
 
+class RoundTrips::Run final : public RoundTripRun {
+ public:
+  Run(RoundTrips& trips, std::size_t count, std::vector<std::int64_t>& samples)
+      : trips_(trips), left_(count), samples_(samples) {}
+
+  bool next(std::span<const std::byte>& message, std::span<std::byte>& reply) override {
+    if (left_ == 0) return false;
+    const std::uint64_t round = trips_.round_++;
+    std::memcpy(trips_.message_.data(), &round, sizeof round);
+    for (std::size_t k = sizeof round; k < trips_.message_.size(); ++k) trips_.message_[k] = pattern_byte(round + k);
+    trips_.reply_.fill(std::byte{0});
+    message = trips_.message_;
+    reply = trips_.reply_;
+    start_ = std::chrono::steady_clock::now();
+    return true;
+  }
+
+  void done() override {
+    const auto stop = std::chrono::steady_clock::now();
+    samples_.push_back(std::chrono::duration_cast<std::chrono::nanoseconds>(stop - start_).count());
+    if (trips_.message_ != trips_.reply_) ++trips_.mismatches_;
+    --left_;
+  }
+
+  std::size_t left() const { return left_; }
+
+ private:
+  RoundTrips& trips_;
+  std::size_t left_;
+  std::vector<std::int64_t>& samples_;
+  std::chrono::steady_clock::time_point start_;
+};
+
+void RoundTrips::run(EchoPair& pair, std::size_t count, std::vector<std::int64_t>& samples) {
+  Run run(*this, count, samples);
+  pair.round_trips(run);
+  if (run.left() != 0) throw std::logic_error("an echo's round_trips() returned before its run was over");
+}
+
 std::int64_t RoundTrips::run(EchoPair& pair) {
-  const std::uint64_t round = round_++;
-  std::memcpy(message_.data(), &round, sizeof round);
-  for (std::size_t k = sizeof round; k < message_.size(); ++k) message_[k] = pattern_byte(round + k);
-  reply_.fill(std::byte{0});
-  const auto start = std::chrono::steady_clock::now();
-  pair.round_trip(message_, reply_);
-  const auto stop = std::chrono::steady_clock::now();
-  if (message_ != reply_) ++mismatches_;
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(stop - start).count();
+  std::vector<std::int64_t> samples;
+  run(pair, 1, samples);
+  return samples.front();
 }
 
 void InterleavedRoundTrips::run_blocks() {
@@ -57,7 +91,7 @@ void InterleavedRoundTrips::run_blocks() {
     EchoPair& pair = run_a ? a_ : b_;
     RoundTrips& trips = run_a ? trips_a_ : trips_b_;
     std::vector<std::int64_t>& samples = run_a ? samples_a_ : samples_b_;
-    for (int i = 0; i < block_; ++i) samples.push_back(trips.run(pair));
+    trips.run(pair, static_cast<std::size_t>(block_), samples);
   }
   a_first_ = !a_first_;
 }
@@ -65,6 +99,9 @@ void InterleavedRoundTrips::run_blocks() {
 namespace {
 
 constexpr int kWarmUpRoundTrips = 1000;
+// Round trips per iteration of a one-pair round-trip case: one entry into
+// the pair's client loop (EchoPair::round_trips) per iteration.
+constexpr std::size_t kRoundTripsPerIteration = 100;
 constexpr std::size_t kWarmUpChunks = 64;
 // Bytes of each received piece compared with the pattern while timing.
 constexpr std::size_t kStreamSampleBytes = 64;
@@ -81,18 +118,19 @@ void round_trip_case(benchmark::State& state, MakeEchoPair make, Mode mode) {
   // Before the pair: the buffers outlive anything the pair has in flight.
   RoundTrips trips;
   std::vector<std::int64_t> samples;
-  samples.reserve(static_cast<std::size_t>(state.max_iterations));
+  samples.reserve(static_cast<std::size_t>(state.max_iterations) * kRoundTripsPerIteration);
   std::unique_ptr<EchoPair> pair;
   try {
     pair = make(mode);
-    for (int i = 0; i < kWarmUpRoundTrips; ++i) trips.run(*pair);
+    std::vector<std::int64_t> warm_up;
+    trips.run(*pair, static_cast<std::size_t>(kWarmUpRoundTrips), warm_up);
   } catch (const std::exception& e) {
     skip(state, e.what());
     return;
   }
   const std::uint32_t sqes_before = io_uring_sqes_consumed();
   try {
-    for (auto _ : state) samples.push_back(trips.run(*pair));
+    for (auto _ : state) trips.run(*pair, kRoundTripsPerIteration, samples);
   } catch (const std::exception& e) {
     // SkipWithError stops the timer; the framework discards the run.
     state.SkipWithError(e.what());

@@ -48,13 +48,18 @@ std::vector<std::byte> pattern_chunk();
 // is read, so the comparison is not in the time.
 class RoundTrips {
  public:
-  // Runs one round trip through `pair`; returns its time in ns.
+  // Runs `count` round trips through `pair`'s client loop
+  // (EchoPair::round_trips), appending each one's time in ns to `samples`.
+  void run(EchoPair& pair, std::size_t count, std::vector<std::int64_t>& samples);
+  // One round trip; its time in ns.
   std::int64_t run(EchoPair& pair);
 
   std::uint64_t rounds() const { return round_; }
   std::uint64_t mismatches() const { return mismatches_; }
 
  private:
+  class Run;
+
   std::array<std::byte, kMessageBytes> message_{};
   std::array<std::byte, kMessageBytes> reply_{};
   std::uint64_t round_ = 0;

@@ -10,6 +10,7 @@
 //
 //   std::unique_ptr<EchoPair> pair = make_raw_epoll_pair(Mode::TwoThreads);
 //   pair->round_trip(message, reply);      // 64 bytes out, the same 64 back
+//   pair->round_trips(run);                // as many as `run` gives, from the client's loop
 //   StreamCheck check(kCheckAll);
 //   pair->stream(chunk, 16, check);        // 16 x 64 KiB out, echoed back
 #pragma once
@@ -67,6 +68,38 @@ class StreamCheck {
   std::size_t mismatches_ = 0;
 };
 
+// The round trips of one timed run, as the measurement hands them to an
+// implementation's client loop (echo_measure.h has the one in use).
+class RoundTripRun {
+ public:
+  virtual ~RoundTripRun() = default;
+  // The next round trip: the message to send and the room for its reply,
+  // with the clock started. False when the run has no more.
+  virtual bool next(std::span<const std::byte>& message, std::span<std::byte>& reply) = 0;
+  // The reply is complete: the clock stops.
+  virtual void done() = 0;
+};
+
+// A run of the one round trip it is given, untimed: round_trip() of an
+// implementation that makes its round trips in round_trips().
+class OneRoundTrip final : public RoundTripRun {
+ public:
+  OneRoundTrip(std::span<const std::byte> message, std::span<std::byte> reply) : message_(message), reply_(reply) {}
+  bool next(std::span<const std::byte>& message, std::span<std::byte>& reply) override {
+    if (given_) return false;
+    given_ = true;
+    message = message_;
+    reply = reply_;
+    return true;
+  }
+  void done() override {}
+
+ private:
+  std::span<const std::byte> message_;
+  std::span<std::byte> reply_;
+  bool given_ = false;
+};
+
 // An echo server and its client. Built by a MakeEchoPair and used from the
 // thread that built it; its destructor closes the client's socket, so a
 // server on its own thread sees the end of the stream and stops, and joins
@@ -78,6 +111,21 @@ class EchoPair {
   // Sends `message` from the client; returns once `reply` (the same size)
   // holds everything the server echoed back.
   virtual void round_trip(std::span<const std::byte> message, std::span<std::byte> reply) = 0;
+
+  // Round trips one after another, as many as `run` gives, each as
+  // round_trip() makes it. An implementation whose client is a task or a
+  // coroutine overrides this to go from one round trip to the next inside
+  // it, as a program would, rather than entering its loop once per round
+  // trip; so a row prices the loop's own work per round trip, not the cost
+  // of entering it.
+  virtual void round_trips(RoundTripRun& run) {
+    std::span<const std::byte> message;
+    std::span<std::byte> reply;
+    while (run.next(message, reply)) {
+      round_trip(message, reply);
+      run.done();
+    }
+  }
 
   // Sends `chunk` `count` times from the client while reading the echo
   // back, handing every piece received to `check`; returns once

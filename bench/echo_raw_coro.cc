@@ -159,14 +159,20 @@ Coro serve(RawRing& ring, int fd) {
   }
 }
 
-Coro client_round_trip(RawRing& ring, int fd, std::span<const std::byte> message, std::span<std::byte> reply) {
-  std::size_t sent = 0;
-  while (sent < message.size()) {
-    sent += checked_count(co_await Transfer(ring, fd, writable(message.subspan(sent)), true), "client send");
-  }
-  std::size_t received = 0;
-  while (received < reply.size()) {
-    received += checked_count(co_await Transfer(ring, fd, reply.subspan(received), false), "client recv");
+// One client coroutine for all of `run`'s round trips.
+Coro client_round_trips(RawRing& ring, int fd, RoundTripRun& run) {
+  std::span<const std::byte> message;
+  std::span<std::byte> reply;
+  while (run.next(message, reply)) {
+    std::size_t sent = 0;
+    while (sent < message.size()) {
+      sent += checked_count(co_await Transfer(ring, fd, writable(message.subspan(sent)), true), "client send");
+    }
+    std::size_t received = 0;
+    while (received < reply.size()) {
+      received += checked_count(co_await Transfer(ring, fd, reply.subspan(received), false), "client recv");
+    }
+    run.done();
   }
 }
 
@@ -220,7 +226,12 @@ class RawCoroPair final : public EchoPair {
   }
 
   void round_trip(std::span<const std::byte> message, std::span<std::byte> reply) override {
-    run([&] { return client_round_trip(ring_, sockets_.client.get(), message, reply); });
+    OneRoundTrip one(message, reply);
+    round_trips(one);
+  }
+
+  void round_trips(RoundTripRun& trips) override {
+    run([&] { return client_round_trips(ring_, sockets_.client.get(), trips); });
   }
 
   void stream(std::span<const std::byte> chunk, std::size_t count, StreamCheck& check) override {

@@ -19,6 +19,7 @@
 
 #include "bench/echo_asio.h"
 #include "bench/echo_cold_lines.h"
+#include "bench/echo_keel.h"
 #include "bench/echo_measure.h"
 #include "bench/echo_pair_checks.h"
 #include "bench/echo_raw.h"
@@ -35,6 +36,16 @@ INSTANTIATE_TEST_SUITE_P(Baselines, EchoPairChecks,
                                                               EchoImplementation{"raw_uring_cold_lines",
                                                                                  make_with_cold_lines<make_raw_uring_pair>},
                                                               EchoImplementation{"asio_epoll", make_asio_pair}),
+                                            ::testing::Values(Mode::OneThread, Mode::TwoThreads)),
+                         echo_case_name);
+
+INSTANTIATE_TEST_SUITE_P(Keel, EchoPairChecks,
+                         ::testing::Combine(::testing::Values(EchoImplementation{"keel_uring", make_keel_uring_pair},
+                                                              EchoImplementation{"keel_uring_block_on",
+                                                                                 make_keel_uring_block_on_pair},
+                                                              EchoImplementation{"keel_epoll", make_keel_epoll_pair},
+                                                              EchoImplementation{"keel_uring_cold_lines",
+                                                                                 make_with_cold_lines<make_keel_uring_pair>}),
                                             ::testing::Values(Mode::OneThread, Mode::TwoThreads)),
                          echo_case_name);
 
@@ -106,6 +117,45 @@ TEST(RoundTrips, CountsEachReplyThatDiffersFromItsMessage) {
   for (int i = 0; i < 9; ++i) trips.run(pair);
   EXPECT_EQ(trips.rounds(), 9u);
   EXPECT_EQ(trips.mismatches(), 3u);
+}
+
+// An EchoPair whose round_trips() stops after `limit` round trips, or
+// echoes the run's messages in its own loop.
+class LoopingPair final : public EchoPair {
+ public:
+  explicit LoopingPair(std::size_t limit) : limit_(limit) {}
+  void round_trip(std::span<const std::byte>, std::span<std::byte>) override { ADD_FAILURE() << "not the loop"; }
+  void round_trips(RoundTripRun& run) override {
+    std::span<const std::byte> message;
+    std::span<std::byte> reply;
+    for (std::size_t i = 0; i < limit_ && run.next(message, reply); ++i) {
+      std::memcpy(reply.data(), message.data(), message.size());
+      run.done();
+    }
+  }
+  void stream(std::span<const std::byte>, std::size_t, StreamCheck&) override {}
+
+ private:
+  std::size_t limit_;
+};
+
+TEST(RoundTrips, TimesEachRoundTripOfARunMadeInThePairsOwnLoop) {
+  LoopingPair pair(~std::size_t{0});
+  RoundTrips trips;
+  std::vector<std::int64_t> samples;
+  trips.run(pair, 5, samples);
+  trips.run(pair, 2, samples);
+  EXPECT_EQ(samples.size(), 7u);
+  EXPECT_EQ(trips.rounds(), 7u);
+  EXPECT_EQ(trips.mismatches(), 0u);
+}
+
+TEST(RoundTrips, RefusesARunThatThePairEndedEarly) {
+  LoopingPair pair(3);
+  RoundTrips trips;
+  std::vector<std::int64_t> samples;
+  EXPECT_THROW(trips.run(pair, 5, samples), std::logic_error);
+  EXPECT_EQ(samples.size(), 3u);
 }
 
 // An EchoPair that echoes faithfully and writes its name to a shared log
