@@ -5,8 +5,9 @@
 // An implementation is one MakeEchoPair (echo_pair.h); registering it adds
 // four Google Benchmark cases, echo/<name>/{round_trip,stream}/
 // {one_thread,two_threads}, all timed here:
-//   - round_trip: 64 bytes out, the same 64 back, one per benchmark
-//     iteration, each timed with steady_clock and kept; counters p50_ns and
+//   - round_trip: 64 bytes out, the same 64 back, 100 per benchmark
+//     iteration, made one after another by the pair's client loop
+//     (EchoPair::round_trips), each timed with steady_clock and kept; counters p50_ns and
 //     p99_ns (nearest rank over all of the run's round trips) and ring_sqes
 //     (SQEs the process's io_uring instances consumed, per round trip: 0
 //     for an epoll loop);
