@@ -61,8 +61,8 @@ int main(int argc, char** argv) {
   register_interleaved_round_trips("raw_coro", make_raw_coro_pair, "raw_uring", make_raw_uring_pair);
   register_interleaved_round_trips("keel_uring", make_keel_uring_pair, "raw_coro", make_raw_coro_pair);
   // What a block_on per round trip adds to a client task's loop.
-  register_interleaved_round_trips("keel_uring_block_on", make_keel_uring_block_on_pair, "keel_uring",
-                                   make_keel_uring_pair);
+  register_interleaved_round_trips("keel_uring_block_on", make_entered_per_round_trip<make_keel_uring_pair>,
+                                   "keel_uring", make_keel_uring_pair);
   // What kColdLines more cache lines of state per round trip cost, on a
   // raw loop and on Keel.
   register_interleaved_round_trips("raw_uring_cold_lines", make_with_cold_lines<make_raw_uring_pair>, "raw_uring",

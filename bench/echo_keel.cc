@@ -65,8 +65,7 @@ TcpStream adopt(int fd) {
 
 class KeelPair final : public EchoPair {
  public:
-  KeelPair(Mode mode, keel::Backend backend, bool block_on_each = false)
-      : sockets_(connect_loopback()), loop_(backend), block_on_each_(block_on_each) {
+  KeelPair(Mode mode, keel::Backend backend) : sockets_(connect_loopback()), loop_(backend) {
     client_ = adopt(sockets_.client.release());
     if (mode == Mode::OneThread) {
       keel::async::Runtime& rt = loop_.runtime;
@@ -91,16 +90,10 @@ class KeelPair final : public EchoPair {
 
   void round_trip(std::span<const std::byte> message, std::span<std::byte> reply) override {
     OneRoundTrip one(message, reply);
-    loop_.runtime.block_on(client_round_trips(one));
+    round_trips(one);
   }
 
-  void round_trips(RoundTripRun& run) override {
-    if (block_on_each_) {
-      EchoPair::round_trips(run);  // round_trip(), and so a block_on, per round trip
-      return;
-    }
-    loop_.runtime.block_on(client_round_trips(run));
-  }
+  void round_trips(RoundTripRun& run) override { loop_.runtime.block_on(client_round_trips(run)); }
 
   void stream(std::span<const std::byte> chunk, std::size_t count, StreamCheck& check) override {
     loop_.runtime.block_on(client_stream(chunk, count, check));
@@ -162,7 +155,6 @@ class KeelPair final : public EchoPair {
   Loop loop_;
   TcpStream client_;
   Buffer buffer_;
-  bool block_on_each_;
   std::optional<ServerThread> server_thread_;
 };
 
@@ -170,9 +162,6 @@ class KeelPair final : public EchoPair {
 
 std::unique_ptr<EchoPair> make_keel_uring_pair(Mode mode) {
   return std::make_unique<KeelPair>(mode, keel::Backend::IoUring);
-}
-std::unique_ptr<EchoPair> make_keel_uring_block_on_pair(Mode mode) {
-  return std::make_unique<KeelPair>(mode, keel::Backend::IoUring, true);
 }
 std::unique_ptr<EchoPair> make_keel_epoll_pair(Mode mode) {
   return std::make_unique<KeelPair>(mode, keel::Backend::Epoll);

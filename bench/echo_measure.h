@@ -25,8 +25,10 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "bench/echo_pair.h"
@@ -66,6 +68,29 @@ class RoundTrips {
   std::uint64_t round_ = 0;
   std::uint64_t mismatches_ = 0;
 };
+
+// `inner` entered once per round trip: round_trips() makes each one with
+// inner's round_trip(), whatever client loop inner's own round_trips()
+// has. Beside `inner`, what entering its loop costs per round trip (for
+// Keel, a block_on of a task of its own).
+class EnteredPerRoundTrip final : public EchoPair {
+ public:
+  explicit EnteredPerRoundTrip(std::unique_ptr<EchoPair> inner) : inner_(std::move(inner)) {}
+  void round_trip(std::span<const std::byte> message, std::span<std::byte> reply) override {
+    inner_->round_trip(message, reply);
+  }
+  void stream(std::span<const std::byte> chunk, std::size_t count, StreamCheck& check) override {
+    inner_->stream(chunk, count, check);
+  }
+
+ private:
+  std::unique_ptr<EchoPair> inner_;
+};
+
+template <MakeEchoPair make>
+std::unique_ptr<EchoPair> make_entered_per_round_trip(Mode mode) {
+  return std::make_unique<EnteredPerRoundTrip>(make(mode));
+}
 
 // Round trips of two pairs interleaved in blocks within one process, the
 // pair that goes first alternating from one call to the next: both see the

@@ -41,8 +41,9 @@ INSTANTIATE_TEST_SUITE_P(Baselines, EchoPairChecks,
 
 INSTANTIATE_TEST_SUITE_P(Keel, EchoPairChecks,
                          ::testing::Combine(::testing::Values(EchoImplementation{"keel_uring", make_keel_uring_pair},
-                                                              EchoImplementation{"keel_uring_block_on",
-                                                                                 make_keel_uring_block_on_pair},
+                                                              EchoImplementation{
+                                                                  "keel_uring_block_on",
+                                                                  make_entered_per_round_trip<make_keel_uring_pair>},
                                                               EchoImplementation{"keel_epoll", make_keel_epoll_pair},
                                                               EchoImplementation{"keel_uring_cold_lines",
                                                                                  make_with_cold_lines<make_keel_uring_pair>}),

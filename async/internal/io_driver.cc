@@ -743,9 +743,8 @@ void IoDriver::shutdown() noexcept {
 bool IoDriver::watch(IoSource* source) {
   const std::uint32_t index = watched_.acquire();
   WatchedEntry& entry = watched_[index];
-  const std::uint64_t user_data =
-      keel::internal::encode_user_data(keel::internal::CompletionKind::kOperation, index, entry.generation);
-  if (const int error = ops_.watch_readiness(source->fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP, user_data)) {
+  const std::uint64_t name = readiness_user_data(index, entry.generation);
+  if (const int error = ops_.watch_readiness(source->fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP, name)) {
     watched_.free(index);
     errno = error;
     return false;
@@ -764,8 +763,7 @@ bool IoDriver::watch(IoSource* source) {
 void IoDriver::unwatch(IoSource* source) noexcept {
   if (!std::exchange(source->watched, false)) return;
   WatchedEntry& entry = watched_[source->readiness_index];
-  ops_.unwatch_readiness(source->fd, keel::internal::encode_user_data(keel::internal::CompletionKind::kOperation,
-                                                                      source->readiness_index, entry.generation));
+  ops_.unwatch_readiness(source->fd, readiness_user_data(source->readiness_index, entry.generation));
   entry.source = nullptr;
   watched_.free(source->readiness_index);  // a new generation: readiness collected before is stale
 }

@@ -458,6 +458,11 @@ class IoDriver {
   static std::uint64_t user_data(const OpSlot* slot) noexcept {
     return keel::internal::encode_user_data(keel::internal::CompletionKind::kOperation, slot->index, slot->generation);
   }
+  // epoll: the name of a watched source's readiness, its table entry and
+  // the entry's generation (watched_source reads it back).
+  static std::uint64_t readiness_user_data(std::uint32_t index, std::uint32_t generation) noexcept {
+    return keel::internal::encode_user_data(keel::internal::CompletionKind::kOperation, index, generation);
+  }
 
   static constexpr std::size_t kChunk = 64;
 
